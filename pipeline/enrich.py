@@ -1,0 +1,68 @@
+"""The stages in order, as plain functions over the topic models.
+
+Each ``*_step`` is what one Faust agent does to one message; ``Enricher`` chains them in one
+process for ``newsflow enrich`` (offline mode), so offline and streaming share every line of logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pipeline import __version__
+from pipeline.classify import classify
+from pipeline.clean import clean
+from pipeline.dedup import Seen, decide, fingerprint
+from pipeline.entities import EntityResult, extract, locate
+from schemas import (
+    ClassifiedArticle,
+    CleanedArticle,
+    EnrichedArticle,
+    RawArticle,
+    TaggedArticle,
+)
+
+
+def clean_step(raw: RawArticle) -> CleanedArticle:
+    r = clean(raw)
+    if not r.text.strip():
+        raise ValueError("no article text left after cleaning")
+    data = raw.model_dump()
+    data.update(title=r.title, text=r.text, language=r.language, author=r.author,
+                published_at=r.published_at, clean_notes=r.notes, html=None)
+    return CleanedArticle.model_validate(data)
+
+
+def entities_step(article: CleanedArticle) -> TaggedArticle:
+    result = extract(article.text)
+    return TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
+
+
+def classify_step(article: TaggedArticle) -> ClassifiedArticle:
+    category, event = classify(article.title, article.text)
+    places = EntityResult(mentions=article.entities, index=article.entity_index, places={})
+    return ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places))
+
+
+def enriched_from(article: ClassifiedArticle, dedup: object) -> EnrichedArticle:
+    return EnrichedArticle(
+        **article.model_dump(include=set(EnrichedArticle.model_fields) - {"dedup", "processed_at", "pipeline_version"}),
+        dedup=dedup,
+        processed_at=datetime.now(timezone.utc),
+        pipeline_version=__version__,
+    )
+
+
+@dataclass
+class Enricher:
+    """All four stages in one process, with an in-memory dedup index."""
+
+    exact_index: MutableMapping[str, Seen] = field(default_factory=dict)
+    band_index: MutableMapping[str, list[str]] = field(default_factory=dict)
+    seen: MutableMapping[str, Seen] = field(default_factory=dict)
+
+    def __call__(self, raw: RawArticle) -> EnrichedArticle:
+        classified = classify_step(entities_step(clean_step(raw)))
+        dedup = decide(classified.id, fingerprint(classified.text), self.exact_index, self.band_index, self.seen)
+        return enriched_from(classified, dedup)

@@ -1,0 +1,163 @@
+"""What travels on each topic.
+
+Every hop carries the whole article forward (each model extends the previous one) so no stage
+recomputes what an earlier one found, and a consumer of any intermediate topic sees a complete
+picture of the article so far. ``EnrichedArticle`` is the public contract; the intermediate models
+are internal and may change between minor versions (see docs/consumers.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+    def to_bytes(self) -> bytes:
+        """orjson on the wire: compact, fast, and datetimes as RFC 3339."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> "_Model":
+        return cls.model_validate(orjson.loads(data))
+
+
+class RawArticle(_Model):
+    """An article as a producer saw it: plain-text ``body`` or ``html`` (or both)."""
+
+    id: str = Field(min_length=1, max_length=256)
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+    body: str | None = None
+    html: str | None = None
+    published_at: datetime | None = None
+    fetched_at: datetime | None = None
+
+
+class CleanedArticle(RawArticle):
+    """After the clean stage: ``text`` is the text every later offset refers to."""
+
+    text: str = ""
+    language: str | None = None
+    author: str | None = None
+    clean_notes: list[str] = Field(default_factory=list)
+
+
+class Mention(_Model):
+    """One entity mention; ``start``/``end`` are character offsets into ``text``."""
+
+    text: str
+    label: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    canonical: str | None = None
+
+
+class Place(_Model):
+    """A mention resolved against the packaged GeoNames gazetteer."""
+
+    name: str
+    geonameid: int | None = None
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    lat: float | None = None
+    lon: float | None = None
+    feature: str | None = Field(default=None, description="country | city | admin | landmark")
+    is_capital: bool = False
+
+
+class EntityInfo(_Model):
+    """One real-world entity, merged over its mentions ("Vladimir Putin", "Putin")."""
+
+    name: str
+    label: str
+    mentions: int = Field(ge=1)
+    salience: float = Field(ge=0.0, le=1.0)
+    place: Place | None = None
+
+
+class TaggedArticle(CleanedArticle):
+    entities: list[Mention] = Field(default_factory=list)
+    entity_index: list[EntityInfo] = Field(default_factory=list)
+
+
+class Score(_Model):
+    label: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class Category(Score):
+    """IPTC Media Topic top-level subject in snake_case; ``top`` holds the three best."""
+
+    top: list[Score] = Field(default_factory=list)
+
+
+class Location(_Model):
+    name: str
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Event(_Model):
+    """ACLED event type and sub-event type, spelled as ACLED spells them."""
+
+    type: str
+    sub_type: str | None = None
+    score: float = Field(ge=0.0, le=1.0)
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    location: Location | None = None
+
+
+class ClassifiedArticle(TaggedArticle):
+    category: Category | None = None
+    event: Event | None = None
+
+
+class Dedup(_Model):
+    status: Literal["unique", "duplicate", "near_duplicate"]
+    duplicate_of: str | None = Field(
+        default=None, description="id of the earliest-seen article of the cluster"
+    )
+    cluster_id: str
+    similarity: float = Field(ge=0.0, le=1.0)
+
+
+class EnrichedArticle(_Model):
+    """The contract for downstream consumers (topic ``newsflow.enriched`` and the JSON Lines files)."""
+
+    schema_version: str = SCHEMA_VERSION
+    id: str
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    fetched_at: datetime | None = None
+    text: str
+    language: str | None = None
+    entities: list[Mention] = Field(default_factory=list)
+    entity_index: list[EntityInfo] = Field(default_factory=list)
+    category: Category | None = None
+    event: Event | None = None
+    dedup: Dedup
+    processed_at: datetime
+    pipeline_version: str
+
+
+class DeadLetter(_Model):
+    """What a stage could not process: the original bytes (as latin-1-safe text) and why."""
+
+    stage: str
+    error_class: str
+    error: str
+    key: str | None = None
+    original: str = Field(description="original message bytes, decoded as UTF-8 with replacement")
+    original_b64: str | None = Field(default=None, description="base64 of the exact original bytes")
+    at: datetime
