@@ -1,0 +1,6 @@
+"""Quality measurements on ``../shared/data`` (never copied into the repo): ``make eval-*``."""
+
+from pathlib import Path
+import os
+
+DATA = Path(os.environ.get("NEWSFLOW_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
