@@ -218,10 +218,13 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, config: DedupConfig = DEFA
     return verify(a, b.signature, b.size, config) is not None
 
 
-def to_epoch(published_at: datetime | float | int | None) -> int:
-    """UTC epoch seconds; naive datetimes are taken as UTC; None is the wall clock."""
+def to_epoch(published_at: datetime | str | float | int | None) -> int:
+    """UTC epoch seconds from a datetime, an ISO 8601 string or a number; naive times are UTC;
+    None is the wall clock."""
     if published_at is None:
         return int(time.time())
+    if isinstance(published_at, str):
+        published_at = datetime.fromisoformat(published_at)
     if isinstance(published_at, datetime):
         if published_at.tzinfo is None:
             published_at = published_at.replace(tzinfo=UTC)
@@ -247,7 +250,7 @@ def decide(
     band_index: MutableMapping[str, list[list[Any]]],
     seen: MutableMapping[str, Seen],
     *,
-    published_at: datetime | float | int | None = None,
+    published_at: datetime | str | float | int | None = None,
     config: DedupConfig = DEFAULT,
 ) -> Dedup:
     """Look the article up, record it, and say what it is a copy of (see the module docstring).
@@ -301,7 +304,7 @@ def decide(
 
 
 def expire(
-    now: datetime | float | int,
+    now: datetime | str | float | int,
     exact_index: MutableMapping[str, dict[str, Any]],
     band_index: MutableMapping[str, list[list[Any]]],
     seen: MutableMapping[str, Seen],
