@@ -1,8 +1,24 @@
 """Clean stage: turn a raw article (plain text or HTML) into the text every later stage sees.
 
-First cut: plain-text boilerplate removal (repeated title, read-time lines, bracketed photo
-credits), glued-word repair, Unicode repair with ftfy, dateline parsing, HTML via trafilatura and
-language detection. Later work deepens each rule; the signature stays.
+``clean(raw)`` is pure (no I/O, no network) and returns a ``CleanResult``. It raises only
+``ValueError`` and only when nothing usable is left (empty, binary-looking or content-free input);
+``enrich.clean_step`` dead-letters on that.
+
+* HTML (``raw.html``, or a ``body`` that is really an HTML document): main content, title, author,
+  date and language via trafilatura plus our fixes, see ``pipeline.clean_html``.
+* Plain text: boilerplate lines dropped (read-time lines, share/follow prompts, "Related" blocks,
+  newsletter prompts, photo captions and credits, repeated title or standfirst lines), glued words
+  split ("Syria'sIdlib"; CamelCase names such as McDonald, iPhone, YouTube are kept), mojibake
+  repaired with ftfy, Unicode NFC and whitespace normalised, a dateline ("23 March, 2020") taken as
+  ``published_at`` when the producer gave none. Every rule that fires leaves a word in ``notes``.
+* Language: langdetect on the cleaned text (seeded, so deterministic); non-English text flows on
+  with ``language`` set and a ``non_english`` note.
+
+Time bound: input is cut before any parsing to ``MAX_HTML_CHARS`` (2,000,000) characters of HTML,
+of which at most ``clean_html.MAX_TAGS`` tags are parsed, and ``MAX_TEXT_CHARS``
+(200,000) characters of text; language detection reads at most 2,000 characters. With these caps
+one call takes well under ``TIME_BUDGET_S`` seconds (measured worst case about 1 s on a shared
+2-core box for a 20 MB input); the caps, not a timer, are what enforce it.
 """
 
 from __future__ import annotations
@@ -10,11 +26,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import ftfy
 
+from pipeline.clean_html import MAX_HTML_CHARS, extract_html
 from schemas import RawArticle
+
+MAX_TEXT_CHARS = 200_000
+TIME_BUDGET_S = 5.0
 
 
 @dataclass
@@ -27,121 +47,281 @@ class CleanResult:
     notes: list[str] = field(default_factory=list)
 
 
-_READ_TIME = re.compile(r"^\s*\d+\s*(?:min|mins|minute|minutes)\s+read\s*$", re.I)
-_CAPTION_CREDIT = re.compile(r"\s*\[(?:getty|getty images|afp|reuters|ap|epa|anadolu)[^\]]*\]\s*$", re.I)
-_DATELINE = re.compile(
-    r"^\s*(\d{1,2})\s+(January|February|March|April|May|June|July|August|September|October|"
-    r"November|December),?\s+(\d{4})\s*$",
+# ---------------------------------------------------------------------------------------------
+# Line rules. Each is applied to one stripped line.
+
+_READ_TIME = re.compile(
+    r"^(?:reading time:?\s*)?(?:about\s+)?\d+\s*(?:-\s*)?(?:min|mins|minute|minutes)(?:\s+read|\s+reading)?"
+    r"(?:\s+read)?$|^(?:reading time|read time):?\s*\d+\s*(?:min|mins|minutes?)$",
     re.I,
 )
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        "january february march april may june july august september october november december".split(),
-        start=1,
-    )
-}
-# A lower-case letter, an optional possessive, then an upper-case letter starting a new word:
-# "Syria'sIdlib". Names like McDonald or iPhone have no apostrophe-s and are left alone.
+_SHARE = re.compile(
+    r"^(?:share|tweet|e-?mail|print|copy link|pin it|whatsapp)(?:\s+(?:this|the|on|via|article|story|page|"
+    r"facebook|twitter|x|linkedin|whatsapp|e-?mail|link)\b.*)?[.:!]?$|"
+    r"^(?:share|post)\s+(?:this|on)\b.{0,60}$|"
+    r"^(?:follow|like)\s+(?:us|me|@\w+|\w+\s+on)\b.{0,80}$|"
+    r"^click (?:here )?to (?:share|follow|tweet|email)\b.{0,60}$|"
+    r"^(?:facebook|twitter|linkedin|whatsapp|reddit|e-?mail)(?:\s*[|,/·•]\s*(?:facebook|twitter|x|linkedin|"
+    r"whatsapp|reddit|e-?mail|print|copy link))+$",
+    re.I,
+)
+_NEWSLETTER = re.compile(
+    r"\b(?:sign(?:\s|-)?up|subscribe|register)\b.{0,60}\bnewsletters?\b|"
+    r"\bnewsletters?\b.{0,60}\b(?:sign(?:\s|-)?up|subscribe|inbox)\b|"
+    r"\bdelivered (?:straight |directly )?to your inbox\b|^subscribe(?: now| today| here)?[.!]?$",
+    re.I,
+)
+_RELATED_HEADER = re.compile(
+    r"^(?:related(?:\s+(?:articles?|stories|content|coverage|news|links|reading))?|read more|read also|"
+    r"also read|see also|more on this(?: story)?|more from [\w ]{1,30}|you may also like|recommended|"
+    r"most read|trending)\s*[:.\-–—]?\s*(?P<rest>.*)$",
+    re.I,
+)
+_CREDIT_WORDS = (
+    r"getty(?: images)?|afp|reuters|ap|associated press|epa(?:-efe)?|anadolu(?: agency)?|pa(?: media| wire)?|"
+    r"shutterstock|alamy|bloomberg|xinhua|efe|sipa|rex|file|supplied|handout|social media"
+)
+# "... [Getty]", "... (AFP)", "... (Photo by J. Doe/Getty Images)" at the end of a line.
+_CAPTION_END = re.compile(
+    r"[\[(](?:(?:photo|image|picture|photograph|credit|file photo)s?(?:\s+by)?\s*:?\s*)?[^\[\]()]{0,60}?"
+    r"(?:" + _CREDIT_WORDS + r")(?:\s*(?:via|/)\s*[^\[\]()]{0,40})?[\])]\s*$",
+    re.I,
+)
+# "Photo: AFP", "Image: Reuters/John Doe", "Photograph: Getty Images", "Credit: ..."
+_CAPTION_LABEL = re.compile(
+    r"(?:^|[.\s])(?:photo|image|picture|photograph|credit|photo credit|illustration)s?\s*:\s*"
+    r"[^.!?]{1,60}$",
+    re.I,
+)
+_MONTH_NAMES = [
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+]
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)} | {
+    m[:3]: i for i, m in enumerate(_MONTH_NAMES, start=1)
+} | {"sept": 9}
+_MONTH_RE = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_PREFIX = r"^(?:(?:published|updated|last updated|posted|first published)(?: on)?\s*:?\s*)?" \
+    r"(?:(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun)[a-z]*,?\s+)?"
+_TIME_SUFFIX = r"(?:\s*(?:[,|-]|at)?\s*\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?)?\s*$"
+_DATELINE_DMY = re.compile(_DATE_PREFIX + r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE +
+                           r",?\s+(?P<year>\d{4})" + _TIME_SUFFIX, re.I)
+_DATELINE_MDY = re.compile(_DATE_PREFIX + _MONTH_RE + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+"
+                           r"(?P<year>\d{4})" + _TIME_SUFFIX, re.I)
+_DATELINE_ISO = re.compile(_DATE_PREFIX + r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})" + _TIME_SUFFIX,
+                           re.I)
+
+# Glued words. "Syria'sIdlib": a possessive directly followed by a capitalised word.
 _GLUED_POSSESSIVE = re.compile(r"(?<=[a-z])(['’]s)(?=[A-Z][a-z])")
+# "provinceMoscow": a word that starts lower-case, has at least three lower-case letters, then a
+# capitalised word. Names are CamelCase with a capital or a one/two-letter prefix (McDonald, iPhone,
+# eBay, YouTube, JavaScript, MacBook) and so never match.
+_GLUED_LOWER_UPPER = re.compile(r"\b([a-z][a-z]{2,})(?=[A-Z][a-z])")
+# "said.The": a sentence end glued to the next sentence (not "U.S.A" or "e.g." or "Node.js").
+_GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z]{2,}\b)")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_HTML_SNIFF = re.compile(
+    r"^\s*(?:<!doctype html|<html\b|<head\b|<body\b)|<(?:p|div|br|article)\b[^>]*>", re.I
+)
 
 
 def _parse_dateline(line: str) -> datetime | None:
-    m = _DATELINE.match(line)
-    if not m:
+    if len(line) > 60:
         return None
-    day, month, year = int(m.group(1)), _MONTHS[m.group(2).lower()], int(m.group(3))
-    try:
-        return datetime(year, month, day, tzinfo=timezone.utc)
-    except ValueError:
-        return None
+    for rx in (_DATELINE_DMY, _DATELINE_MDY, _DATELINE_ISO):
+        m = rx.match(line)
+        if not m:
+            continue
+        month_s = m.group("month").lower().rstrip(".")
+        month = int(month_s) if month_s.isdigit() else _MONTHS.get(month_s)
+        try:
+            return datetime(int(m.group("year")), month or 0, int(m.group("day")), tzinfo=UTC)
+        except ValueError:
+            return None
+    return None
 
 
 def _normalise(text: str) -> str:
-    text = ftfy.fix_text(text)
+    """Mojibake repair, NFC, unified newlines, no control characters, collapsed spaces."""
+    text = ftfy.fix_text(text, normalization="NFC")
     text = unicodedata.normalize("NFC", text)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    text = _CONTROL.sub("", text)
+    text = re.sub(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+", " ", text)
+    return text
 
 
-def clean_plain(title: str | None, body: str) -> CleanResult:
-    lines = [ln.strip() for ln in _normalise(body).split("\n")]
-    notes: list[str] = []
-    published: datetime | None = None
+def _key(line: str) -> str:
+    return re.sub(r"\W+", " ", line.casefold()).strip()
+
+
+def split_glued(line: str) -> str:
+    line = _GLUED_POSSESSIVE.sub(r"\1 ", line)
+    line = _GLUED_LOWER_UPPER.sub(r"\1 ", line)
+    return _GLUED_SENTENCE.sub(" ", line)
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:20_000]
+    if not sample:
+        return False
+    bad = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\r\t"))
+    return bad / len(sample) > 0.05
+
+
+def _is_caption(line: str) -> bool:
+    if len(line) > 300:
+        return False
+    return bool(_CAPTION_END.search(line) or _CAPTION_LABEL.search(line))
+
+
+def _is_listish(line: str) -> bool:
+    """A short headline-like line: what a "Related" block is made of."""
+    words = len(line.split())
+    return words <= 20 and not re.search(r"[.!?\"”]$", line) or bool(re.match(r"^[-•*·▪►>]\s", line))
+
+
+def clean_lines(lines: list[str], title: str | None, notes: list[str]) -> tuple[list[str], datetime | None]:
+    """Apply the line rules; returns kept paragraphs and a dateline date (if any)."""
     kept: list[str] = []
-    seen_title = (title or "").strip()
-    for ln in lines:
-        if not ln:
-            kept.append("")
+    seen: set[str] = set()
+    if title:
+        seen.add(_key(title))
+    published: datetime | None = None
+    in_related = False
+    for line in lines:
+        if not line:
+            in_related = False
             continue
-        if not seen_title:
-            seen_title = ln
+        key = _key(line)
+        if in_related and _is_listish(line):
+            notes.append("related")
             continue
-        if ln == seen_title:
-            notes.append("repeated_title")
+        in_related = False
+        if not key:
             continue
-        if _READ_TIME.match(ln):
+        if key in seen and len(line.split()) <= 60:
+            notes.append("repeated_line")
+            continue
+        if _READ_TIME.match(line):
             notes.append("read_time")
             continue
-        date = _parse_dateline(ln)
+        if _SHARE.match(line):
+            notes.append("share_prompt")
+            continue
+        if len(line) <= 300 and _NEWSLETTER.search(line):
+            notes.append("newsletter")
+            continue
+        related = _RELATED_HEADER.match(line)
+        if related and (not related.group("rest") or _is_listish(related.group("rest"))):
+            notes.append("related")
+            in_related = True
+            continue
+        date = _parse_dateline(line)
         if date is not None:
             published = published or date
             notes.append("dateline")
             continue
-        if _CAPTION_CREDIT.search(ln):
+        if _is_caption(line):
             notes.append("photo_caption")
             continue
-        kept.append(_GLUED_POSSESSIVE.sub(r"\1 ", ln))
-    paragraphs = [p for p in "\n".join(kept).split("\n") if p.strip()]
-    text = "\n\n".join(re.sub(r"[ \t]+", " ", p).strip() for p in paragraphs)
-    return CleanResult(
-        title=seen_title or None,
-        text=text,
-        language=detect_language(text),
-        published_at=published,
-        notes=notes,
-    )
+        fixed = split_glued(line)
+        if fixed != line:
+            notes.append("glued_words")
+        seen.add(key)
+        kept.append(fixed)
+    return kept, published
+
+
+def clean_plain(title: str | None, body: str) -> CleanResult:
+    notes: list[str] = []
+    if len(body) > MAX_TEXT_CHARS:
+        body = body[:MAX_TEXT_CHARS]
+        notes.append("text_truncated")
+    lines = [ln.strip() for ln in _normalise(body).split("\n")]
+    title = _normalise(title).strip() if title else None
+    if not title:
+        # Plain text without a title: a short first line that does not read as a sentence is it.
+        first = next((i for i, ln in enumerate(lines) if ln), None)
+        if first is not None and len(lines[first].split()) <= 25 and not lines[first].endswith("."):
+            title = lines[first]
+            lines = lines[first + 1 :]
+            notes.append("title_from_first_line")
+    kept, published = clean_lines(lines, title, notes)
+    text = "\n\n".join(kept)
+    return CleanResult(title=title or None, text=text, language=None, published_at=published,
+                       notes=_dedupe(notes))
+
+
+def _parse_iso_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def clean_html(html: str) -> CleanResult:
-    import trafilatura
+    ex = extract_html(html)
+    title = _normalise(ex.title).strip() if ex.title else None
+    notes = list(ex.notes)
+    lines = [ln.strip() for ln in _normalise(ex.text[:MAX_TEXT_CHARS]).split("\n")]
+    kept, dateline = clean_lines(lines, title, notes)
+    author = _normalise(ex.author).strip() if ex.author else None
+    return CleanResult(
+        title=title or None,
+        text="\n\n".join(kept),
+        language=None,
+        published_at=_parse_iso_date(ex.date) or dateline,
+        author=author or None,
+        notes=_dedupe(notes),
+    )
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=False) or ""
-    meta = trafilatura.extract_metadata(html)
-    title = meta.title if meta else None
-    author = meta.author if meta else None
-    published = None
-    if meta and meta.date:
-        try:
-            published = datetime.fromisoformat(meta.date).replace(tzinfo=timezone.utc)
-        except ValueError:
-            published = None
-    result = clean_plain(title, text)
-    result.author = author
-    result.published_at = result.published_at or published
-    return result
+
+def _dedupe(notes: list[str]) -> list[str]:
+    return list(dict.fromkeys(notes))
 
 
 def detect_language(text: str) -> str | None:
-    if len(text) < 20:
+    """ISO 639-1 code from langdetect (seeded: deterministic), or None for too little text."""
+    sample = text[:2000]
+    if len(re.findall(r"\w+", sample)) < 4:
         return None
     try:
         from langdetect import DetectorFactory, detect
 
         DetectorFactory.seed = 0
-        return str(detect(text[:2000]))
+        return str(detect(sample))
     except Exception:
         return None
 
 
 def clean(raw: RawArticle) -> CleanResult:
-    if raw.body and raw.body.strip():
-        result = clean_plain(raw.title, raw.body)
-    elif raw.html:
-        result = clean_html(raw.html)
+    """Clean one article; raises ``ValueError`` only when nothing usable is left."""
+    body = raw.body or ""
+    html = raw.html or ""
+    if body.strip() and _looks_binary(body):
+        raise ValueError("body looks binary")
+    if body.strip() and _HTML_SNIFF.search(body[:2000]):
+        html, body = body, ""
+    if body.strip():
+        result = clean_plain(raw.title, body)
+    elif html.strip():
+        if _looks_binary(html[:MAX_HTML_CHARS]):
+            raise ValueError("html looks binary")
+        result = clean_html(html)
+        if raw.title:
+            result.title = _normalise(raw.title).strip() or result.title
     else:
         raise ValueError("article has neither body nor html")
+    if not result.text.strip():
+        raise ValueError("no article text left after cleaning")
     if raw.published_at is not None:
         result.published_at = raw.published_at
-    if raw.title:
-        result.title = _normalise(raw.title).strip()
+    result.language = detect_language(result.text)
+    if result.language and result.language != "en":
+        result.notes.append("non_english")
     return result
