@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 MAX_HTML_CHARS = 2_000_000
-MAX_TAGS = 60_000
+MAX_TAGS = 10_000
 
 _TAG = re.compile(r"<[A-Za-z/!]")
 _TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.I)
