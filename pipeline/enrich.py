@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timezone
 
 from pipeline import __version__
@@ -58,11 +59,19 @@ def enriched_from(article: ClassifiedArticle, dedup: object) -> EnrichedArticle:
 class Enricher:
     """All four stages in one process, with an in-memory dedup index."""
 
-    exact_index: MutableMapping[str, Seen] = field(default_factory=dict)
-    band_index: MutableMapping[str, list[str]] = field(default_factory=dict)
+    exact_index: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
+    band_index: MutableMapping[str, list[list[Any]]] = field(default_factory=dict)
     seen: MutableMapping[str, Seen] = field(default_factory=dict)
 
     def __call__(self, raw: RawArticle) -> EnrichedArticle:
         classified = classify_step(entities_step(clean_step(raw)))
-        dedup = decide(classified.id, fingerprint(classified.text), self.exact_index, self.band_index, self.seen)
+        dedup = decide(classified.id, fingerprint(classified.text), self.exact_index, self.band_index,
+                       self.seen, published_at=classified.published_at)
         return enriched_from(classified, dedup)
+
+
+def warm_up() -> None:
+    """Load every model and gazetteer once, before a worker takes messages: the first article
+    would otherwise pay seconds of loading and stall the consumer's heartbeat."""
+    sample = RawArticle(id="warm-up", title="Warm-up", body="Officials in Paris met on Monday. " * 5)
+    Enricher()(sample)

@@ -1,0 +1,114 @@
+"""``newsflow`` command line: replay, enrich, worker, tail, topics, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import orjson
+
+
+def _cmd_replay(a: argparse.Namespace) -> int:
+    from newsflow.replay import replay
+    from newsflow.settings import get_settings
+
+    summary = asyncio.run(replay(get_settings(), a.paths, rate=a.rate, speed=a.speed, progress=not a.quiet))
+    print(summary.line())
+    return 0
+
+
+def _cmd_enrich(a: argparse.Namespace) -> int:
+    from newsflow.offline import enrich_files
+
+    stats = enrich_files(a.paths, a.output, progress=not a.quiet)
+    print(stats.line(), file=sys.stderr)
+    return 0
+
+
+def _cmd_worker(a: argparse.Namespace) -> int:
+    from newsflow.worker import run_worker
+
+    return run_worker()
+
+
+def _cmd_topics(a: argparse.Namespace) -> int:
+    from newsflow.kafka import ensure_topics, topic_partitions
+    from newsflow.settings import get_settings
+
+    s = get_settings()
+    created = asyncio.run(ensure_topics(s))
+    for name, n in topic_partitions(s).items():
+        print(f"{name:28s} partitions={n} {'(created)' if name in created else ''}")
+    return 0
+
+
+def _cmd_tail(a: argparse.Namespace) -> int:
+    from newsflow.tail import tail
+
+    return asyncio.run(tail(a))
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    from newsflow.demo import run_demo
+
+    return run_demo(a.paths, timeout=a.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="newsflow", description="Stream-processing pipeline for news feeds.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("replay", help="produce a backlog (files or folders) to the raw topic")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--rate", type=float, help="articles per second at most")
+    p.add_argument("--speed", type=float, help="replay at the original publication pace times this factor")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("enrich", help="run every stage in this process, without Kafka")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="JSON Lines of EnrichedArticle")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_enrich)
+
+    p = sub.add_parser("worker", help="run a Faust worker (all agents)")
+    p.set_defaults(func=_cmd_worker)
+
+    p = sub.add_parser("topics", help="create the pipeline's topics with their partition counts")
+    p.set_defaults(func=_cmd_topics)
+
+    p = sub.add_parser("tail", help="print the enriched output topic")
+    p.add_argument("-f", "--follow", action="store_true", help="keep waiting for new articles")
+    p.add_argument("--new", action="store_true", help="start at the end instead of the beginning")
+    p.add_argument("--json", action="store_true", help="print the full JSON of each article")
+    p.add_argument("--category", help="only this IPTC category (e.g. conflict_war_peace)")
+    p.add_argument("--country", help="only events in this ISO 3166 alpha-2 country (e.g. SY)")
+    p.add_argument("--event-type", help='only this ACLED event type (e.g. "Battles")')
+    p.add_argument("--topic", default="enriched", help="stage topic to read (default: enriched)")
+    p.set_defaults(func=_cmd_tail)
+
+    p = sub.add_parser("demo", help="worker + replay + summary against a running broker")
+    p.add_argument("paths", nargs="*", type=Path, default=[Path("seeds")])
+    p.add_argument("--timeout", type=float, default=180.0)
+    p.set_defaults(func=_cmd_demo)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def dumps(obj: object) -> str:
+    return orjson.dumps(obj).decode()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Small aiokafka helpers shared by the producer, ``tail`` and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from newsflow.settings import Settings
+
+STAGES = ("raw", "cleaned", "tagged", "classified", "enriched", "deadletter")
+
+
+def topic_partitions(s: Settings) -> dict[str, int]:
+    return {s.topic(t): (s.dedup_partitions if t == "classified" else s.partitions) for t in STAGES}
+
+
+async def ensure_topics(s: Settings) -> list[str]:
+    """Create the pipeline's topics with the declared partition counts; returns those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, **s.kafka_client_kwargs())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=n, replication_factor=s.replication_factor)
+            for name, n in topic_partitions(s).items()
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+def producer(s: Settings, **kw: object) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=s.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_request_size=max(1_048_576, s.max_article_bytes * 2),
+        **s.kafka_client_kwargs(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def read_topic(
+    s: Settings, topic: str, *, follow: bool = False, from_beginning: bool = True,
+    start_offsets: dict[int, int] | None = None,
+) -> AsyncIterator[tuple[bytes | None, bytes]]:
+    """Yield (key, value) of every partition of ``topic``; without ``follow``, stop at the log end
+    as it was when reading began (so the call always finishes)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=s.kafka_bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        fetch_max_bytes=max(52_428_800, s.max_article_bytes * 2),
+        max_partition_fetch_bytes=max(1_048_576, s.max_article_bytes * 2),
+        **s.kafka_client_kwargs(),
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if parts is None:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - first contact
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        if start_offsets is not None:
+            for tp in tps:
+                consumer.seek(tp, start_offsets.get(tp.partition, 0))
+        elif from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        end = await consumer.end_offsets(tps) if not follow else {}
+        while True:
+            if not follow and all([await consumer.position(tp) >= end[tp] for tp in tps]):
+                return
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    yield r.key, r.value
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(s: Settings, topic: str) -> dict[int, int]:
+    """The log-end offset of every partition of ``topic`` (where new messages will start)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, **s.kafka_client_kwargs())
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        parts = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        return {tp.partition: off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expected: int,
+                  timeout: float) -> list[bytes]:
+    """Wait until ``expected`` new messages arrived on ``topic`` after ``start_offsets``."""
+    import asyncio
+
+    out: list[bytes] = []
+
+    async def _read() -> None:
+        async for _k, v in read_topic(s, topic, follow=True, start_offsets=start_offsets):
+            out.append(v)
+            if len(out) >= expected:
+                return
+
+    try:
+        await asyncio.wait_for(_read(), timeout)
+    except TimeoutError:
+        pass
+    return out

@@ -1,0 +1,74 @@
+"""The one settings object. Every value can be set by an environment variable ``NEWSFLOW_<NAME>``
+(for example ``NEWSFLOW_KAFKA_BOOTSTRAP=broker:9092``) or a ``.env`` file in the working folder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", env_file=".env", extra="ignore")
+
+    # --- Kafka ---------------------------------------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    app_id: str = Field("newsflow", description="Faust app id = consumer group and changelog prefix")
+    topic_prefix: str = "newsflow"
+    partitions: int = Field(4, ge=1, description="partitions of every stage topic and its tables")
+    dedup_partitions: int = Field(
+        1, ge=1, description="partitions of the dedup topic; 1 keeps the index global (see README)"
+    )
+    replication_factor: int = Field(1, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    # --- Worker --------------------------------------------------------------------------------
+    store: str = Field("rocksdb://", description="table store: rocksdb:// in production, memory:// in tests")
+    data_dir: Path = Path(".run/faust")
+    web_port: int = Field(6066, description="per-worker HTTP port (/metrics, /health)")
+    web_enabled: bool = True
+    log_level: str = "info"
+    json_logs: bool = False
+
+    # --- Stages --------------------------------------------------------------------------------
+    max_article_bytes: int = Field(5_000_000, description="larger raw messages are dead-lettered")
+    dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
+    entity_mode: Literal["fast", "accurate"] = "fast"
+
+    # --- Sink ----------------------------------------------------------------------------------
+    out_dir: Path = Path("out/enriched")
+    sink_batch: int = Field(500, ge=1, description="articles per sink file at most")
+    sink_flush_seconds: float = Field(1.0, gt=0)
+
+    def topic(self, stage: str) -> str:
+        return f"{self.topic_prefix}.{stage}"
+
+    def kafka_client_kwargs(self) -> dict[str, object]:
+        """Security options for aiokafka clients (producer, consumer, admin)."""
+        kw: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            kw["ssl_context"] = create_ssl_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
+                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
+                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
+            )
+        if self.security_protocol.startswith("SASL"):
+            kw.update(sasl_mechanism=self.sasl_mechanism or "PLAIN",
+                      sasl_plain_username=self.sasl_username, sasl_plain_password=self.sasl_password)
+        return kw
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
