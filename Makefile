@@ -1,0 +1,80 @@
+# newsflow — `make demo` and `make test` are the two commands a newcomer needs (see README).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA := python3 deploy/kafka/launcher.py
+KAFKA_PORT ?= 19092
+DEMO_DIR := .run/demo
+
+.PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
+        eval-clean eval-entities eval-classify eval-dedup eval bench chaos clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) kafka-fetch
+
+kafka-fetch:
+	@$(KAFKA) fetch >/dev/null
+
+kafka-up: kafka-fetch
+	$(KAFKA) up --port $${NEWSFLOW_KAFKA_PORT:-9092}
+
+kafka-down:
+	$(KAFKA) down
+
+# Starts its own broker on $(KAFKA_PORT), a worker, replays seeds/ twice, prints the enriched
+# seed, then stops everything it started.
+demo: setup
+	@rm -rf $(DEMO_DIR) out/demo
+	@$(KAFKA) up --port $(KAFKA_PORT) --data $(DEMO_DIR)/kafka
+	@trap '$(KAFKA) down --data $(DEMO_DIR)/kafka >/dev/null' EXIT; \
+	NEWSFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_APP_ID=newsflow-demo \
+	NEWSFLOW_OUT_DIR=out/demo NEWSFLOW_DATA_DIR=$(DEMO_DIR)/faust NEWSFLOW_WEB_PORT=16066 \
+	$(VENV)/bin/newsflow demo seeds
+
+# The whole suite; the tests start and stop their own broker.
+test: setup
+	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not kafka"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy pipeline schemas agents newsflow
+
+schemas: $(STAMP)
+	$(PY) -m schemas.generate
+
+eval-clean: $(STAMP)
+	$(PY) -m evals.clean
+
+eval-entities: $(STAMP)
+	$(PY) -m evals.entities
+
+eval-classify: $(STAMP)
+	$(PY) -m evals.classify
+
+eval-dedup: $(STAMP)
+	$(PY) -m evals.dedup
+
+eval: eval-clean eval-entities eval-classify eval-dedup
+
+bench: setup
+	$(PY) -m evals.bench
+
+chaos: setup
+	$(PY) -m pytest -q -m chaos -p no:cacheprovider tests/test_chaos.py
+
+clean:
+	rm -rf .run out build *.egg-info .pytest_cache
