@@ -1,15 +1,48 @@
-"""Classify stage: IPTC top-level category and ACLED event type.
+"""Classify stage: IPTC top-level subject and ACLED event type of an article.
 
-First cut: weighted keyword evidence turned into a softmax. A trained, calibrated model replaces
-it later behind the same ``classify`` signature.
+Model
+    Three linear heads over one TF-IDF vocabulary (word unigrams + bigrams, sublinear tf, l2), all
+    in ``pipeline/models/classify_model.npz`` (plain numpy arrays, loaded with
+    ``allow_pickle=False`` once per process). Inference is a sparse dot product in numpy; no
+    scikit-learn object is unpickled. Retrain with
+    ``python -m evals.train_classify --bbc DIR --acled CSV``; measure with ``python -m evals.classify``.
+
+    * category head: linear SVM over six subjects, calibrated by Platt scaling (one-vs-rest sigmoids
+      fitted on held-out folds, ``CalibratedClassifierCV(method="sigmoid", ensemble=False)``,
+      renormalised). Trained on BBC News (business, entertainment, politics, sport, tech) and on
+      ACLED analysts' notes (all event types, as ``conflict_war_peace``: IPTC files
+      demonstrations and riots under "civil unrest" in conflict, war and peace).
+    * the eleven other subjects come from a hand-written lexicon (``pipeline.classify_lexicon``):
+      a subject with at least ``MIN_DISTINCT`` distinct terms in the article gets a weight equal to
+      its term density / ``DENSITY_SCALE`` next to the six calibrated probabilities (which sum to
+      1), and everything is renormalised. So scores of the six learned subjects are calibrated
+      probabilities when no lexicon subject fires; lexicon-routed scores are heuristic shares
+      and not calibrated (there is no labelled data for those subjects here).
+    * event head: linear SVM over the six ACLED event types plus ``none`` (BBC articles), Platt-
+      calibrated as above, reading the headline and lead (``classify_features.event_text``).
+    * sub-event head: linear SVM over ACLED's sub_event_types; only its ranking is used, restricted
+      to the sub-types ACLED pairs with the predicted event type.
+
+Threshold policy
+    * Category is never withheld (the contract keeps it non-null): ``label`` is the arg-max and
+      ``score`` its probability. A score below ``CATEGORY_CONFIDENT`` (0.5) means "uncertain";
+      consumers that need precision should treat it as unlabelled.
+    * Event is withheld (``None``) when ``none`` is the most probable class of the event head or the
+      best event type's calibrated probability is below ``EVENT_THRESHOLD`` (0.5). ``Event.score`` is
+      that probability. ``country``/``location`` are left ``None`` for the entity stage.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
+from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
+
+from pipeline.classify_features import category_text, event_text, ngrams, tokens
+from pipeline.classify_lexicon import lexicon_weights
 from schemas import Category, Event, Score
 
 CATEGORIES = (
@@ -18,71 +51,120 @@ CATEGORIES = (
     "health", "human_interest", "labour", "lifestyle_leisure", "politics", "religion",
     "science_technology", "society", "sport", "weather",
 )
-
-_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "conflict_war_peace": ("war", "troops", "ceasefire", "military", "clashes", "bombing", "patrol",
-                           "patrols", "militant", "soldiers", "offensive", "rebel", "army", "airstrike"),
-    "crime_law_justice": ("police", "court", "arrested", "trial", "judge", "crime", "murder", "prison"),
-    "disaster_accident_emergency": ("earthquake", "flood", "crash", "fire", "hurricane", "disaster"),
-    "economy_business_finance": ("market", "shares", "profit", "economy", "bank", "company", "sales",
-                                 "prices", "growth", "firm", "investors"),
-    "politics": ("election", "minister", "government", "party", "parliament", "vote", "president"),
-    "sport": ("match", "cup", "league", "coach", "player", "season", "win", "champion"),
-    "science_technology": ("technology", "software", "internet", "phone", "computer", "digital", "users"),
-    "arts_culture_entertainment": ("film", "music", "album", "actor", "award", "festival", "show"),
-    "health": ("health", "virus", "hospital", "disease", "patients", "vaccine", "covid"),
-}
-
-EVENT_TYPES = {
-    "Battles": ("clashes", "fighting", "battle", "armed clash", "attacked positions"),
-    "Explosions/Remote violence": ("bombing", "airstrike", "shelling", "explosion", "drone", "ied"),
-    "Violence against civilians": ("killed civilians", "abducted", "kidnapped", "massacre"),
-    "Protests": ("protest", "protests", "demonstration", "rally", "protesters"),
-    "Riots": ("riot", "rioters", "mob", "looting"),
-    "Strategic developments": ("agreement", "ceasefire", "patrol", "patrols", "deployment", "truce"),
-}
-_SUB_EVENT_DEFAULT = {
-    "Battles": "Armed clash",
-    "Explosions/Remote violence": "Shelling/artillery/missile attack",
-    "Violence against civilians": "Attack",
-    "Protests": "Peaceful protest",
-    "Riots": "Violent demonstration",
-    "Strategic developments": "Agreement",
-}
-
-_TOKEN = re.compile(r"[a-z]+")
+EVENT_TYPES = (
+    "Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots",
+    "Strategic developments",
+)
+NO_EVENT = "none"
+CATEGORY_CONFIDENT = 0.5
+EVENT_THRESHOLD = 0.5
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "classify_model.npz"
 
 
-def _softmax(scores: dict[str, float]) -> dict[str, float]:
-    mx = max(scores.values())
-    exp = {k: math.exp(v - mx) for k, v in scores.items()}
-    z = sum(exp.values())
-    return {k: v / z for k, v in exp.items()}
+class ClassifyModel:
+    """The arrays of a trained model plus the pure inference over them."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], use_lexicon: bool = True):
+        self.use_lexicon = use_lexicon
+        self.vocab = {str(t): i for i, t in enumerate(arrays["vocab"])}
+        self.idf = arrays["idf"].astype(np.float32)
+        self._max_idf = float(self.idf.max())
+        self.heads = {}
+        for head in ("cat", "ev", "sub"):
+            self.heads[head] = (
+                [str(c) for c in arrays[f"{head}_classes"]],
+                arrays[f"{head}_W"].astype(np.float32),
+                arrays[f"{head}_b"].astype(np.float32),
+                arrays.get(f"{head}_pa"),
+                arrays.get(f"{head}_pb"),
+            )
+        pairs = [str(p).split("\t") for p in arrays["sub_pairs"]]
+        sub_classes = self.heads["sub"][0]
+        self.sub_of: dict[str, np.ndarray] = {}
+        for typ in {t for t, _ in pairs}:
+            self.sub_of[typ] = np.array([sub_classes.index(s) for t, s in pairs if t == typ], dtype=np.int64)
+
+    def _idf_of(self, gram: str) -> float:
+        j = self.vocab.get(gram)
+        return self._max_idf if j is None else float(self.idf[j])
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> ClassifyModel:
+        with np.load(path, allow_pickle=False) as z:
+            return cls({k: z[k] for k in z.files})
+
+    def _features(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        idx: list[int] = []
+        tf: list[float] = []
+        for g, c in Counter(grams).items():
+            j = self.vocab.get(g)
+            if j is not None:
+                idx.append(j)
+                tf.append(1.0 + math.log(c))
+        ix = np.array(idx, dtype=np.int64)
+        vals = np.array(tf, dtype=np.float32) * self.idf[ix]
+        norm = float(np.sqrt(vals @ vals))
+        if norm > 0:
+            vals /= norm
+        return ix, vals
+
+    def _decision(self, head: str, ix: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        _, w, b, _, _ = self.heads[head]
+        return vals @ w[ix] + b
+
+    def _proba(self, head: str, ix: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        _, _, _, pa, pb = self.heads[head]
+        d = self._decision(head, ix, vals).astype(np.float64)
+        p = 1.0 / (1.0 + np.exp(pa * d + pb))
+        s = p.sum()
+        return p / s if s > 0 else np.full_like(p, 1.0 / len(p))
+
+    def category(self, title: str | None, text: str) -> Category:
+        toks = tokens(category_text(title, text))
+        grams = ngrams(toks)
+        classes = self.heads["cat"][0]
+        probs = dict(zip(classes, self._proba("cat", *self._features(grams)).tolist(), strict=True))
+        lex = lexicon_weights(grams, len(toks), self._idf_of) if self.use_lexicon else {}
+        if lex:
+            z = 1.0 + sum(lex.values())
+            probs = {c: p / z for c, p in probs.items()} | {c: w / z for c, w in lex.items()}
+        top = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        # Pad with zero-probability subjects so ``top`` always has three entries.
+        for c in CATEGORIES:
+            if len(top) >= 3:
+                break
+            if c not in probs:
+                top.append((c, 0.0))
+        return Category(label=top[0][0], score=round(top[0][1], 4),
+                        top=[Score(label=k, score=round(v, 4)) for k, v in top])
+
+    def event(self, title: str | None, text: str) -> Event | None:
+        ix, vals = self._features(analyze_event(title, text))
+        classes = self.heads["ev"][0]
+        p = self._proba("ev", ix, vals)
+        best = int(np.argmax(p))
+        typ = classes[best]
+        if typ == NO_EVENT or p[best] < EVENT_THRESHOLD:
+            return None
+        sub_type = None
+        allowed = self.sub_of.get(typ)
+        if allowed is not None and len(allowed):
+            d = self._decision("sub", ix, vals)
+            sub_type = self.heads["sub"][0][int(allowed[int(np.argmax(d[allowed]))])]
+        return Event(type=typ, sub_type=sub_type, score=round(float(p[best]), 4))
+
+    def classify(self, title: str | None, text: str) -> tuple[Category, Event | None]:
+        return self.category(title, text), self.event(title, text)
 
 
-def classify_category(title: str | None, text: str) -> Category:
-    tokens = Counter(_TOKEN.findall(f"{title or ''} {title or ''} {text}".lower()))
-    raw = {c: 0.0 for c in CATEGORIES}
-    for cat, words in _KEYWORDS.items():
-        raw[cat] = sum(math.log1p(tokens[w]) for w in words)
-    probs = _softmax(raw)
-    top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
-    return Category(label=top[0][0], score=round(top[0][1], 4),
-                    top=[Score(label=k, score=round(v, 4)) for k, v in top])
+def analyze_event(title: str | None, text: str) -> list[str]:
+    return ngrams(tokens(event_text(title, text)))
 
 
-def classify_event(title: str | None, text: str, category: Category) -> Event | None:
-    if category.label not in ("conflict_war_peace", "crime_law_justice", "politics"):
-        return None
-    low = f"{title or ''} {text}".lower()
-    raw = {t: float(sum(low.count(k) for k in kws)) for t, kws in EVENT_TYPES.items()}
-    if max(raw.values()) == 0:
-        return None
-    probs = _softmax(raw)
-    best = max(probs, key=lambda k: probs[k])
-    return Event(type=best, sub_type=_SUB_EVENT_DEFAULT[best], score=round(probs[best], 4))
+@lru_cache(maxsize=1)
+def _model() -> ClassifyModel:
+    return ClassifyModel.load()
 
 
 def classify(title: str | None, text: str) -> tuple[Category, Event | None]:
-    category = classify_category(title, text)
-    return category, classify_event(title, text, category)
+    return _model().classify(title, text)

@@ -1,0 +1,166 @@
+"""Classify stage: contract, the seed article, event/no-event behaviour, lexicon reach, model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipeline.classify import CATEGORIES, MODEL_PATH, ClassifyModel, _model, classify
+from pipeline.classify_features import analyze, category_text, clean_acled_note
+from pipeline.clean import clean
+from schemas import RawArticle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ACLED's event types and sub-event types, as ACLED spells them (codebook 2019+).
+ACLED = {
+    "Battles": {"Armed clash", "Government regains territory", "Non-state actor overtakes territory"},
+    "Explosions/Remote violence": {"Chemical weapon", "Air/drone strike", "Suicide bomb",
+                                   "Shelling/artillery/missile attack", "Remote explosive/landmine/IED",
+                                   "Grenade"},
+    "Violence against civilians": {"Sexual violence", "Attack", "Abduction/forced disappearance"},
+    "Protests": {"Peaceful protest", "Protest with intervention", "Excessive force against protesters"},
+    "Riots": {"Violent demonstration", "Mob violence"},
+    "Strategic developments": {"Agreement", "Arrests", "Change to group/activity", "Disrupted weapons use",
+                               "Headquarters or base established", "Looting/property destruction",
+                               "Non-violent transfer of territory", "Other"},
+}
+
+SPORT = ("Arsenal come from behind to beat Chelsea",
+         "Arsenal came from a goal down to beat Chelsea 2-1 in the Premier League on Sunday and move "
+         "three points clear at the top of the table. The striker scored twice in the second half after "
+         "the visitors had led at the break, and the manager praised his players for their fight. The "
+         "win keeps the title race open with ten matches of the season left.")
+BUSINESS = ("Retailer's profits jump as online sales grow",
+            "Shares in the retailer rose 6% after it reported a 20% jump in annual profits, helped by "
+            "strong growth in online sales. The firm said revenue rose to £2.1bn and it would raise its "
+            "dividend. Analysts had expected weaker results because of higher costs, and investors "
+            "welcomed the company's plans to open new stores and cut debt.")
+PROTEST = ("Thousands march against fuel price rise",
+           "Thousands of protesters marched through the capital on Saturday to demonstrate against a "
+           "sharp rise in fuel prices. Demonstrators carrying banners gathered outside parliament and "
+           "chanted slogans demanding the government reverse the decision. The rally was peaceful and "
+           "organisers said more protests would follow.")
+AIRSTRIKE = ("Air strikes hit rebel positions",
+             "Warplanes carried out air strikes on rebel positions near the town on Tuesday, a monitoring "
+             "group said. The airstrikes and drone strikes destroyed several buildings and killed at least "
+             "eight fighters. Shelling continued into the night.")
+
+LEXICON_CASES = {
+    "weather": ("Heavy snow and freezing temperatures to hit the north",
+                "Forecasters have warned of heavy snow and icy roads as temperatures fall well below "
+                "freezing across the north this weekend. The Met Office issued a yellow warning for snow and "
+                "ice, with up to 10cm of snowfall expected on higher ground and strong winds making it feel "
+                "colder still. Sunshine will return on Monday, but frost is likely overnight and more rain "
+                "and showers are forecast for the south later in the week."),
+    "disaster_accident_emergency": (
+        "Earthquake kills dozens in mountain villages",
+        "A powerful earthquake of magnitude 6.4 struck the mountainous region early on Tuesday, flattening "
+        "homes in several villages. Rescuers searched through the rubble for survivors as aftershocks shook "
+        "the area, and the death toll rose to 42 by the evening. Hundreds of families were evacuated and "
+        "emergency services set up tents for those left homeless. Relief agencies said roads blocked by a "
+        "landslide were slowing the rescue effort."),
+    "religion": ("Pope calls for peace in Easter message",
+                 "Pope Francis used his Easter address to the faithful in St Peter's Square to call for "
+                 "prayers for peace. Thousands of pilgrims gathered outside the Vatican for the Mass, and "
+                 "bishops and priests from around the world joined the worship. The Catholic Church leader "
+                 "said Christians and people of every faith and religion should work together."),
+    "crime_law_justice": ("Man jailed for life over pub murder",
+                          "A man has been jailed for life after being found guilty of the murder of a father "
+                          "of two outside a pub. The jury at Leeds Crown Court heard that the defendant "
+                          "stabbed the victim after an argument. Detectives said the stabbing was a "
+                          "senseless crime. The judge sentenced him to serve at least 20 years in prison."),
+}
+
+
+def _seed():
+    body = (ROOT / "seeds" / "000_6b2718a8a06e0f9d.txt").read_text(encoding="utf-8")
+    return clean(RawArticle(id="x", body=body))
+
+
+def test_seed_is_conflict_and_strategic_development():
+    r = _seed()
+    category, event = classify(r.title, r.text)
+    assert category.label == "conflict_war_peace"
+    assert event is not None
+    assert event.type == "Strategic developments"
+    assert event.sub_type in ACLED["Strategic developments"]
+    assert event.country is None and event.location is None
+
+
+@pytest.mark.parametrize("title,text", [SPORT, BUSINESS, PROTEST, AIRSTRIKE, (None, "x"), (None, "")])
+def test_contract_shape(title, text):
+    category, event = classify(title, text)
+    assert category.label in CATEGORIES
+    assert len(category.top) == 3
+    assert len({s.label for s in category.top}) == 3
+    assert all(s.label in CATEGORIES for s in category.top)
+    assert [s.score for s in category.top] == sorted((s.score for s in category.top), reverse=True)
+    assert category.top[0].label == category.label and category.top[0].score == category.score
+    assert 0.0 <= category.score <= 1.0
+    assert sum(s.score for s in category.top) <= 1.0 + 1e-3
+    if event is not None:
+        assert event.type in ACLED and event.sub_type in ACLED[event.type]
+        assert 0.5 <= event.score <= 1.0
+
+
+def test_non_event_articles_get_no_event():
+    for title, text, label in [(*SPORT, "sport"), (*BUSINESS, "economy_business_finance")]:
+        category, event = classify(title, text)
+        assert category.label == label
+        assert event is None
+
+
+def test_event_articles():
+    _, event = classify(*PROTEST)
+    assert event is not None and event.type == "Protests" and event.sub_type == "Peaceful protest"
+    _, event = classify(*AIRSTRIKE)
+    assert event is not None and event.type == "Explosions/Remote violence"
+    assert event.sub_type in ACLED["Explosions/Remote violence"]
+
+
+@pytest.mark.parametrize("label", sorted(LEXICON_CASES))
+def test_lexicon_subjects_are_reachable(label):
+    category, _ = classify(*LEXICON_CASES[label])
+    assert category.label == label
+
+
+def test_deterministic():
+    r = _seed()
+    assert classify(r.title, r.text) == classify(r.title, r.text)
+
+
+def test_model_file_is_small_and_pickle_free():
+    assert MODEL_PATH.stat().st_size < 5_000_000
+    model = ClassifyModel.load(MODEL_PATH)  # np.load(..., allow_pickle=False) inside
+    assert set(model.heads["cat"][0]) <= set(CATEGORIES)
+    assert set(model.heads["ev"][0]) - {"none"} == set(ACLED)
+    for typ, subs in model.sub_of.items():
+        assert {model.heads["sub"][0][i] for i in subs} <= ACLED[typ]
+
+
+def test_numpy_features_match_sklearn_tfidf():
+    """The hand-written inference must see the same vector the model was trained on."""
+    model = _model()
+    vocab = {t: i for t, i in model.vocab.items()}
+    vec = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, vocabulary=vocab, dtype=np.float32)
+    vec.fit([""])  # sets up the vocabulary; idf is replaced below
+    vec.idf_ = model.idf.astype(np.float64)
+    r = _seed()
+    text = category_text(r.title, r.text)
+    expected = vec.transform([text]).toarray()[0]
+    ix, vals = model._features(analyze(text))
+    got = np.zeros_like(expected)
+    got[ix] = vals
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_acled_template_is_stripped():
+    note = ("Movement of forces: On 9 May 2020, regime forces brought in reinforcements to Dar'a. "
+            "Unknown fatalities coded as 10. [size=no report]")
+    out = clean_acled_note(note)
+    assert "2020" not in out and "size" not in out and "coded" not in out and "Movement" not in out
+    assert "reinforcements" in out
