@@ -34,7 +34,6 @@ Threshold policy
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -93,16 +92,14 @@ class ClassifyModel:
         with np.load(path, allow_pickle=False) as z:
             return cls({k: z[k] for k in z.files})
 
-    def _features(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        idx: list[int] = []
-        tf: list[float] = []
-        for g, c in Counter(grams).items():
-            j = self.vocab.get(g)
-            if j is not None:
-                idx.append(j)
-                tf.append(1.0 + math.log(c))
-        ix = np.array(idx, dtype=np.int64)
-        vals = np.array(tf, dtype=np.float32) * self.idf[ix]
+    def _features(self, counts: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
+        get = self.vocab.get
+        pairs = [(j, c) for g, c in counts.items() if (j := get(g)) is not None]
+        if not pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        arr = np.array(pairs, dtype=np.int64)
+        ix = arr[:, 0]
+        vals = (1.0 + np.log(arr[:, 1].astype(np.float32))) * self.idf[ix]
         norm = float(np.sqrt(vals @ vals))
         if norm > 0:
             vals /= norm
@@ -121,10 +118,10 @@ class ClassifyModel:
 
     def category(self, title: str | None, text: str) -> Category:
         toks = tokens(category_text(title, text))
-        grams = ngrams(toks)
+        counts = Counter(ngrams(toks))
         classes = self.heads["cat"][0]
-        probs = dict(zip(classes, self._proba("cat", *self._features(grams)).tolist(), strict=True))
-        lex = lexicon_weights(grams, len(toks), self._idf_of) if self.use_lexicon else {}
+        probs = dict(zip(classes, self._proba("cat", *self._features(counts)).tolist(), strict=True))
+        lex = lexicon_weights(counts, len(toks), self._idf_of) if self.use_lexicon else {}
         if lex:
             z = 1.0 + sum(lex.values())
             probs = {c: p / z for c, p in probs.items()} | {c: w / z for c, w in lex.items()}
@@ -139,7 +136,7 @@ class ClassifyModel:
                         top=[Score(label=k, score=round(v, 4)) for k, v in top])
 
     def event(self, title: str | None, text: str) -> Event | None:
-        ix, vals = self._features(analyze_event(title, text))
+        ix, vals = self._features(Counter(analyze_event(title, text)))
         classes = self.heads["ev"][0]
         p = self._proba("ev", ix, vals)
         best = int(np.argmax(p))

@@ -13,7 +13,7 @@ after stop-word removal), so a bigram here must be two non-stop-words.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 LEXICON: dict[str, tuple[str, ...]] = {
     "crime_law_justice": (
@@ -108,8 +108,10 @@ for _cat, _terms in LEXICON.items():
         _TERM_CLASS.setdefault(_t, []).append(_cat)
 
 
-def lexicon_weights(grams: list[str], n_tokens: int, idf: Callable[[str], float]) -> dict[str, float]:
-    """Weights of lexicon subjects with enough evidence in ``grams`` (analyzer output).
+def lexicon_weights(
+    counts: Mapping[str, int], n_tokens: int, idf: Callable[[str], float]
+) -> dict[str, float]:
+    """Weights of lexicon subjects with enough evidence in ``counts`` (n-gram -> count).
 
     Each hit counts with the term's inverse document frequency in the model's training corpus,
     relative to ``REF_IDF``: a term common in the six learned subjects ("police" in ACLED notes,
@@ -118,10 +120,10 @@ def lexicon_weights(grams: list[str], n_tokens: int, idf: Callable[[str], float]
     """
     hits: dict[str, float] = {}
     distinct: dict[str, set[str]] = {}
-    for g in grams:
+    for g, n_g in counts.items():
         cats = _TERM_CLASS.get(g)
         if cats:
-            w = idf(g) / REF_IDF
+            w = n_g * idf(g) / REF_IDF
             for c in cats:
                 hits[c] = hits.get(c, 0.0) + w
                 distinct.setdefault(c, set()).add(g)

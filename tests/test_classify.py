@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +153,7 @@ def test_numpy_features_match_sklearn_tfidf():
     r = _seed()
     text = category_text(r.title, r.text)
     expected = vec.transform([text]).toarray()[0]
-    ix, vals = model._features(analyze(text))
+    ix, vals = model._features(Counter(analyze(text)))
     got = np.zeros_like(expected)
     got[ix] = vals
     np.testing.assert_allclose(got, expected, atol=1e-5)
