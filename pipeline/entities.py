@@ -1,39 +1,83 @@
 """Entity stage: mentions with offsets into ``text``, merged per entity, places resolved.
 
-First cut: capitalised-span candidates labelled by the gazetteer (GPE) and by organisation cues
-(ORG), the rest as PERSON when they look like names. The signature stays when a trained model
-replaces the labeller.
+Two operating points, chosen per call (``mode``) or per process (env ``NEWSFLOW_ENTITY_MODE``):
+
+- ``accurate`` (default): a spaCy tok2vec + transition NER trained on CoNLL-2003 eng.train
+  (``pipeline/models/ner_conll``, built by ``python -m evals.train_ner``), loaded once per process.
+- ``fast``: capitalised-span candidates labelled by the gazetteer, nationality words and
+  organisation cues; no model, several times faster, much less accurate on PERSON/ORG.
+
+Both share the post-processing: DATE by pattern, MISC nationality words as NORP, "M4 highway"-style
+roads and rivers as LOC, GPE vs LOC by gazetteer, article-level place disambiguation
+(``Gazetteer.resolve_many``), canonical names ("Putin" -> "Vladimir Putin") and salience.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
-from pipeline.geo import GeoEntry, gazetteer
+from pipeline.geo import GeoEntry, gazetteer, norm
 from schemas import EntityInfo, Event, Location, Mention, Place
+
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "ner_conll"
+MODES = ("fast", "accurate")
 
 _WORD = r"(?:(?:[A-Z]\.){2,}|[A-Z][\w-]*(?:['’][A-Za-z]+)?)"
 # Capitalised words joined by single spaces (optionally "of"/"the"); a possessive ends the span so
 # "Syria's Idlib" gives two places, and a sentence end is never crossed.
-_SPAN = re.compile(rf"\b{_WORD}(?:(?<!['’]s) (?:of |the )?{_WORD})*")
-_LOC_NOUNS = {
-    "highway", "road", "river", "mountains", "valley", "border", "province", "region", "district",
-    "sea", "lake", "strait", "corridor", "crossing", "desert",
-}
+_SPAN = re.compile(rf"\b{_WORD}(?:(?<!['’]s) (?:of |the |de |del |de la |da |do |al |el )?{_WORD})*")
+_LOC_NOUNS = (
+    "highway", "road", "river", "mountains", "valley", "border", "sea", "lake", "strait", "corridor",
+    "crossing", "desert", "motorway", "expressway", "canal",
+)
+# "M4 highway", "Tigris River", "Route 5": the name plus the noun is one LOC.
+_LOC_PHRASE = re.compile(
+    r"\b(?:[A-Z][\w-]*\d[\w-]*|(?:[A-Z][\w-]+ ){0,2}[A-Z][\w-]+) (?i:" + "|".join(_LOC_NOUNS) + r")s?\b"
+    r"|\b(?:Route|Highway|Road) \d+[A-Z]?\b"
+)
 _ORG_CUES = {
     "ministry", "agency", "army", "forces", "party", "council", "government", "bank", "inc",
     "corp", "ltd", "company", "union", "organisation", "organization", "police", "court",
-    "university", "committee", "group", "news", "reuters", "nations",
+    "university", "committee", "group", "news", "reuters", "nations", "club", "association",
+    "federation", "fc", "front", "movement", "brigade", "militia", "commission", "institute",
 }
 _STOP = {
     "The", "A", "An", "In", "On", "At", "He", "She", "It", "They", "We", "I", "But", "And", "Some",
     "This", "That", "These", "Those", "Within", "After", "Before", "When", "While", "Monday",
     "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February",
     "March", "April", "May", "June", "July", "August", "September", "October", "November",
-    "December", "A hasty", "Mr", "Mrs", "Ms", "Dr", "His", "Her", "Its", "Their", "Our", "If",
+    "December", "Mr", "Mrs", "Ms", "Dr", "His", "Her", "Its", "Their", "Our", "If", "As", "For",
+    "From", "By", "With", "Around", "Near", "Between", "During", "Following", "According", "Of",
+    "To", "There", "Two", "Three", "One", "Several", "No", "Other", "All", "Also", "Both",
 }
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t|tember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_DATE = re.compile(
+    rf"\b(?:\d{{1,2}} {_MONTH},? \d{{4}}|{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|"
+    rf"\d{{1,2}} {_MONTH}|{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?|{_MONTH} \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|"
+    r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|(?:last|next|this) (?:week|month|year))\b"
+)
+_EVENT_WORDS = re.compile(
+    r"\b(?:War|Games|Cup|Olympics|Summit|Championships?|Festival|Revolution|Uprising|Conference)\b"
+)
+_CAP = r"[A-Z][\w'’-]*(?: (?:de |del |de la |al |el |la |bin )?[A-Z0-9][\w'’-]*)*"
+# Place syntax: "in X", "near X, Y", "village of X", "(X, Y)". What stands there and is in the
+# gazetteer is a place even when the tagger called it a person or missed it.
+_PLACE_CTX = re.compile(
+    rf"\b(?:[Ii]n|near|at|around|outside|from|towards|(?:village|town|city|district|outskirts|"
+    rf"suburbs?|province|governorate|area|vicinity) of)\s+({_CAP}(?:,\s+{_CAP})*)"
+    rf"|\(({_CAP}(?:,\s+{_CAP})*)\)"
+    rf"|\b({_CAP}) (?:village|town|city|district|municipality|subdivision|governorate|county|LGA|"
+    rf"neighbou?rhood|suburb|province|state)\b"
+)
+_CURRENCY = re.compile(r"\s+(?:dollars?|pounds?|euros?|rubles?|roubles?|lira|yuan|rupees?)\b", re.I)
+_GLUED_POSSESSIVE = re.compile(r"(?<=[a-z])['’]s(?=[A-Z])")
 
 
 @dataclass
@@ -43,74 +87,267 @@ class EntityResult:
     places: dict[str, GeoEntry]
 
 
-def _strip_possessive(s: str) -> str:
-    return re.sub(r"['’]s?$", "", s)
+def default_mode() -> str:
+    mode = os.environ.get("NEWSFLOW_ENTITY_MODE", "accurate").strip().lower()
+    return mode if mode in MODES else "accurate"
 
 
-def extract(text: str) -> EntityResult:
+@lru_cache(maxsize=1)
+def _nlp():
+    """The packaged NER pipeline, or None when the weights are missing (fast mode then)."""
+    if not (MODEL_DIR / "config.cfg").exists():
+        return None
+    import spacy
+    from spacy.util import compile_infix_regex
+
+    nlp = spacy.load(MODEL_DIR)
+    # "Syria'sIdlib" (a glued possessive left by scraping) splits like "Syria 's Idlib".
+    infixes = [*nlp.Defaults.infixes, r"(?<=[a-z])(?=['’]s[A-Z])", r"(?<=['’]s)(?=[A-Z])"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    return nlp
+
+
+# --------------------------------------------------------------------------- candidate spans
+
+
+def _spans_accurate(text: str) -> list[tuple[int, int, str]]:
+    nlp = _nlp()
+    if nlp is None:
+        return _spans_fast(text)
+    doc = nlp(text)
+    return [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+
+
+def _spans_fast(text: str) -> list[tuple[int, int, str]]:
     gaz = gazetteer()
-    raw: list[tuple[int, int, str]] = []
+    out: list[tuple[int, int, str]] = []
     for m in _SPAN.finditer(text):
-        span = _strip_possessive(m.group(0).rstrip(".-"))
+        raw = m.group(0)
+        span = re.sub(r"['’]s?$", "", raw.rstrip(".-"))
         words = span.split()
         while words and words[0] in _STOP:
             words = words[1:]
         if not words:
             continue
         span = " ".join(words)
-        start = m.start() + m.group(0).find(span)
-        raw.append((start, start + len(span), span))
-
-    countries = frozenset(e.country for _, _, s in raw for e in gaz.lookup(s) if e.feature == "country")
-    mentions: list[Mention] = []
-    places: dict[str, GeoEntry] = {}
-    for start, end, span in raw:
-        geo = gaz.resolve(span, countries)
-        after = text[end:end + 16].split()
-        if after and after[0].lower() in _LOC_NOUNS and geo is None:
-            label = "LOC"
-            end += text[end:].find(after[0]) + len(after[0])
-            span = text[start:end]
-        elif geo is not None:
-            label = "GPE"
-            places[span] = geo
-        elif span.split()[-1].lower() in _ORG_CUES or span.isupper() and len(span) > 1:
+        start = m.start() + raw.find(span)
+        end = start + len(span)
+        last = words[-1].lower()
+        if gaz.demonym(span) or (len(words) == 1 and gaz.demonym(words[0])):
+            label = "MISC"
+        elif last in _ORG_CUES or (span.isupper() and len(words) == 1 and len(span) > 1
+                                   and not gaz.lookup(span)):
             label = "ORG"
-        elif len(span.split()) >= 2:
-            label = "PERSON"
+        elif gaz.by_name.get(norm(span)):
+            label = "LOC"
+        elif len(words) >= 2:
+            label = "PER"
         else:
             continue
-        mentions.append(Mention(text=span, label=label, start=start, end=end, canonical=span))
+        out.append((start, end, label))
+    return out
 
-    counts = Counter(m.canonical or m.text for m in mentions)
-    first = {}
-    for m in mentions:
-        first.setdefault(m.canonical or m.text, (m.start, m.label))
-    total = max(1, len(mentions))
-    length = max(1, len(text))
-    index = []
-    for name, n in counts.most_common():
-        pos, label = first[name]
-        salience = min(1.0, 0.7 * n / total + 0.3 * (1 - pos / length))
-        geo = places.get(name)
-        place = (
-            Place(name=geo.name, geonameid=geo.geonameid, country=geo.country, lat=geo.lat,
-                  lon=geo.lon, feature=geo.feature, is_capital=geo.is_capital)
-            if geo else None
-        )
-        index.append(EntityInfo(name=name, label=label, mentions=n, salience=round(salience, 4), place=place))
+
+# --------------------------------------------------------------------------- post-processing
+
+
+def _overlaps(a: tuple[int, int], spans: list[tuple[int, int, str]]) -> list[int]:
+    return [i for i, (s, e, _) in enumerate(spans) if s < a[1] and a[0] < e]
+
+
+def _add_patterns(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    spans = sorted(spans)
+    for m in _LOC_PHRASE.finditer(text):
+        s, e = m.start(), m.end()
+        head = text[s:e].split()[0]
+        if not (head[0].isupper() or head[0].isdigit()):
+            continue
+        hit = _overlaps((s, e), spans)
+        # Extend a named head ("M4" + " highway"), never swallow a longer entity.
+        if all(spans[i][0] >= s and spans[i][1] <= e for i in hit):
+            spans = [sp for i, sp in enumerate(spans) if i not in hit] + [(s, e, "LOC")]
+    for m in _DATE.finditer(text):
+        if not _overlaps((m.start(), m.end()), spans):
+            spans.append((m.start(), m.end(), "DATE"))
+    return sorted(spans)
+
+
+def _canonical_person(names: list[str]) -> dict[str, str]:
+    """Map each PERSON surface to the longest full name it is part of."""
+    full = sorted(set(names), key=lambda n: -len(n.split()))
+    out: dict[str, str] = {}
+    for n in names:
+        toks = n.split()
+        target = n
+        if len(toks) == 1:
+            for f in full:
+                ft = f.split()
+                if len(ft) > 1 and (ft[-1] == toks[0] or ft[0] == toks[0]):
+                    target = f
+                    break
+        out[n] = target
+    return out
+
+
+def _clean_surface(s: str) -> str:
+    s = re.sub(r"\s+", " ", s).strip()
+    return s[4:] if s.startswith(("the ", "The ")) and len(s) > 4 else s
+
+
+def _loc_keys(labelled: list[tuple[int, int, str, str]]) -> set[str]:
+    return {_clean_surface(sf) for _, _, lab, sf in labelled if lab in ("LOC", "GPE")}
+
+
+def extract(text: str, mode: str | None = None) -> EntityResult:
+    mode = mode or default_mode()
+    spans = _spans_fast(text) if mode == "fast" else _spans_accurate(text)
+    spans = _add_patterns(text, spans)
+    gaz = gazetteer()
+
+    # Labels: MISC nationality words -> NORP, MISC with event words -> EVENT, the rest MISC.
+    labelled: list[tuple[int, int, str, str]] = []  # start, end, label, surface
+    for s, e, lab in spans:
+        surface = text[s:e]
+        if lab == "PER":
+            lab = "PERSON"
+        elif lab == "MISC":
+            if gaz.demonym(surface) or gaz.demonym(surface.split()[0]):
+                lab = "NORP"
+            elif _EVENT_WORDS.search(surface):
+                lab = "EVENT"
+            elif surface.split()[-1].lower() in _ORG_CUES:  # "World Health Organization"
+                lab = "ORG"
+        labelled.append((s, e, lab, surface))
+
+    # Place syntax: relabel tagger spans or add untagged ones when they resolve.
+    by_span = {(s, e): i for i, (s, e, _, _) in enumerate(labelled)}
+    ctx_spans: set[tuple[int, int]] = set()
+    for m in _PLACE_CTX.finditer(text):
+        g = next(i for i in (1, 2, 3) if m.group(i))
+        pos = m.start(g)
+        for part in re.split(r"(,\s+)", m.group(g)):
+            if part and not part.startswith(","):
+                ctx_spans.add((pos, pos + len(part)))
+            pos += len(part)
+    for sp in ctx_spans:
+        if sp in by_span:
+            continue
+        if not any(s < sp[1] and sp[0] < e for s, e, _, _ in labelled):
+            labelled.append((sp[0], sp[1], "CTX", text[sp[0]:sp[1]]))
+    labelled.sort()
+
+    # Places: every LOC-like mention (and place-syntax span), resolved together with nationality
+    # votes.
+    n = max(1, len(text))
+    weight: dict[str, float] = {}
+    demonym_votes: list[tuple[str, float]] = []
+    for s, e, lab, surface in labelled:
+        w = 1.0 + (1.0 - s / n)
+        if lab == "PERSON" and " " not in surface and any(
+            p and c.population >= 100_000 and c.feature == "city" for c, p in gaz.candidates(surface)
+        ):
+            ctx_spans.add((s, e))  # "links Aleppo and Damascus": a big city tagged as a person
+        if lab in ("LOC", "GPE") or (s, e) in ctx_spans:
+            if _CURRENCY.match(text, e):  # "US dollar" names a currency, not a place
+                continue
+            key = _clean_surface(surface)
+            weight[key] = weight.get(key, 0.0) + w * (1.0 if lab in ("LOC", "GPE") else 0.7)
+        elif lab == "NORP":
+            code = gaz.demonym(surface) or gaz.demonym(surface.split()[0])
+            if code:
+                demonym_votes.append((code, w))
+    resolved, _ = gaz.resolve_many(list(weight.items()), demonym_votes)
+    loc_countries = {g.country for k, g in resolved.items() if k in _loc_keys(labelled)}
+    relabelled = []
+    for s, e, lab, surface in labelled:
+        if (s, e) in ctx_spans and lab not in ("LOC", "GPE", "NORP", "DATE"):
+            geo = resolved.get(_clean_surface(surface))
+            if geo is not None and (lab != "PERSON" or " " in surface or geo.country in loc_countries):
+                lab = "GPE"
+            elif lab == "CTX":
+                continue
+        relabelled.append((s, e, lab, surface))
+    labelled = relabelled
+
+    mentions: list[Mention] = []
+    person_names = [_clean_surface(sf) for _, _, lab, sf in labelled if lab == "PERSON"]
+    person_canon = _canonical_person(person_names)
+    places: dict[str, GeoEntry] = {}
+    for s, e, lab, surface in labelled:
+        key = _clean_surface(surface)
+        canonical = key
+        if lab in ("LOC", "GPE"):
+            geo = resolved.get(key)
+            if geo is not None and not _LOC_PHRASE.fullmatch(key):
+                lab = "GPE"
+                canonical = geo.name
+                places[canonical] = geo
+            else:
+                lab = "LOC"
+        elif lab == "PERSON":
+            canonical = person_canon.get(key, key)
+        elif lab == "NORP":
+            code = gaz.demonym(surface) or gaz.demonym(surface.split()[0])
+            if code and code in gaz.countries:
+                places.setdefault("NORP:" + canonical, gaz.countries[code])
+        mentions.append(Mention(text=surface, label=lab, start=s, end=e, canonical=canonical))
+
+    index = _build_index(mentions, places, n)
     return EntityResult(mentions=mentions, index=index, places=places)
 
 
+def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int) -> list[EntityInfo]:
+    stats: dict[tuple[str, str], list[int]] = {}
+    for m in mentions:
+        if m.label == "DATE":
+            continue
+        key = (m.canonical or m.text, m.label)
+        st = stats.setdefault(key, [0, m.start])
+        st[0] += 1
+    if not stats:
+        return []
+    top = max(c for c, _ in stats.values())
+    index: list[EntityInfo] = []
+    for (name, label), (count, first) in stats.items():
+        salience = 0.6 * count / top + 0.4 * (1.0 - first / n)
+        geo = (places.get(name) if label in ("GPE", "LOC")
+               else places.get("NORP:" + name) if label == "NORP" else None)
+        place = None
+        if geo is not None:
+            place = Place(name=geo.name, geonameid=geo.geonameid, country=geo.country, lat=geo.lat,
+                          lon=geo.lon, feature=geo.feature, is_capital=geo.is_capital)
+        index.append(EntityInfo(name=name, label=label, mentions=count,
+                                salience=round(min(1.0, max(0.0, salience)), 4), place=place))
+    index.sort(key=lambda e: -e.salience)
+    return index
+
+
+def main_country(result: EntityResult) -> str | None:
+    """The country the article is about: places and nationality words vote by salience."""
+    votes: dict[str, float] = {}
+    for e in result.index:
+        if e.place is None or not e.place.country:
+            continue
+        w = e.salience * (0.5 if e.label == "NORP" else 1.0)
+        votes[e.place.country] = votes.get(e.place.country, 0.0) + w
+    return max(votes, key=lambda c: votes[c]) if votes else None
+
+
 def main_location(result: EntityResult) -> tuple[str | None, Location | None]:
-    """The story's main place: the most salient city, else the most salient country."""
-    best_city = next((e for e in result.index if e.place and e.place.feature == "city"), None)
-    best_country = next((e for e in result.index if e.place and e.place.feature == "country"), None)
-    chosen = best_city or best_country
-    if chosen is None or chosen.place is None:
+    """The story's main place: the most salient city/state in the main country, else that country."""
+    country = main_country(result)
+    if country is None:
         return None, None
+    local = [e for e in result.index if e.place and e.label == "GPE" and e.place.country == country
+             and e.place.feature in ("city", "admin") and e.place.lat is not None]
+    chosen = local[0] if local else None
+    if chosen is None:
+        geo = gazetteer().countries.get(country)
+        if geo is None:
+            return country, None
+        return country, Location(name=geo.name, lat=geo.lat, lon=geo.lon)
     p = chosen.place
-    return p.country, Location(name=p.name, lat=p.lat, lon=p.lon)
+    return country, Location(name=p.name, lat=p.lat, lon=p.lon)
 
 
 def locate(event: Event | None, result: EntityResult) -> Event | None:

