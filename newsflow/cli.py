@@ -15,9 +15,16 @@ def _cmd_replay(a: argparse.Namespace) -> int:
     from newsflow.replay import replay
     from newsflow.settings import get_settings
 
-    summary = asyncio.run(replay(get_settings(), a.paths, rate=a.rate, speed=a.speed, progress=not a.quiet))
+    summary = asyncio.run(replay(get_settings(), a.paths, rate=a.rate, speed=a.speed, progress=not a.quiet,
+                                 checkpoint=a.checkpoint))
     print(summary.line())
     return 0
+
+
+def _cmd_reprocess(a: argparse.Namespace) -> int:
+    from newsflow.replay import main as replay_main
+
+    return replay_main(["reprocess", *(["--group", a.group] if a.group else [])])
 
 
 def _cmd_enrich(a: argparse.Namespace) -> int:
@@ -66,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, help="articles per second at most")
     p.add_argument("--speed", type=float, help="replay at the original publication pace times this factor")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint", type=Path, help="resume file: a rerun skips what was produced and acked")
     p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("reprocess", help="reset the workers' group to read newsflow.raw from the start "
+                       "(stop the workers first)")
+    p.add_argument("--group", help="consumer group (default: NEWSFLOW_APP_ID)")
+    p.set_defaults(func=_cmd_reprocess)
 
     p = sub.add_parser("enrich", help="run every stage in this process, without Kafka")
     p.add_argument("paths", nargs="+", type=Path)
