@@ -41,6 +41,18 @@ class Settings(BaseSettings):
 
     # --- Stages --------------------------------------------------------------------------------
     max_article_bytes: int = Field(5_000_000, description="larger raw messages are dead-lettered")
+    max_output_bytes: int = Field(
+        8_000_000, ge=1024,
+        description="a stage result larger than this is dead-lettered; kept below the producer's "
+        "max_request_size (2 x max_article_bytes) so a send can never fail for its size",
+    )
+    deadletter_preview_bytes: int = Field(
+        65_536, ge=0, description="original bytes kept as text in a dead letter"
+    )
+    stage_timeout_seconds: float = Field(
+        120.0, gt=0, description="a stateless step running longer is dead-lettered (it runs in a thread)"
+    )
+    stage_threads: bool = Field(True, description="run clean/entities/classify off the event loop")
     dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
     entity_mode: Literal["fast", "accurate"] = "fast"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-from datetime import datetime, timezone
 
 from pipeline import __version__
 from pipeline.classify import classify
@@ -50,7 +50,7 @@ def enriched_from(article: ClassifiedArticle, dedup: object) -> EnrichedArticle:
     return EnrichedArticle(
         **article.model_dump(include=set(EnrichedArticle.model_fields) - {"dedup", "processed_at", "pipeline_version"}),
         dedup=dedup,
-        processed_at=datetime.now(timezone.utc),
+        processed_at=datetime.now(UTC),
         pipeline_version=__version__,
     )
 

@@ -25,7 +25,7 @@ class _Model(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"))
 
     @classmethod
-    def from_bytes(cls, data: bytes | str) -> "_Model":
+    def from_bytes(cls, data: bytes | str) -> _Model:
         return cls.model_validate(orjson.loads(data))
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -17,7 +17,7 @@ def test_committed_json_schema_matches_model(name: str) -> None:
 def test_enriched_article_round_trips_through_orjson() -> None:
     art = EnrichedArticle(
         id="a1", text="Hello", dedup=Dedup(status="unique", cluster_id="c1", similarity=0.0),
-        processed_at=datetime(2024, 1, 2, tzinfo=timezone.utc), pipeline_version="0.1.0",
+        processed_at=datetime(2024, 1, 2, tzinfo=UTC), pipeline_version="0.1.0",
     )
     data = art.to_bytes()
     assert orjson.loads(data)["processed_at"] == "2024-01-02T00:00:00Z"

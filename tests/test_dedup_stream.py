@@ -1,0 +1,89 @@
+"""Dedup in the stream: near-duplicates on different partitions and workers, state across restarts.
+
+The dedup topic has one partition (``NEWSFLOW_DEDUP_PARTITIONS=1``, README "Scaling out"), so the
+index sees every article whichever partition and worker cleaned, tagged and classified it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from newsflow.backlog import from_text
+from newsflow.demo import start_worker, stop_worker
+from newsflow.kafka import collect, ensure_topics, producer
+from newsflow.settings import Settings
+
+pytestmark = pytest.mark.kafka
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    return Settings(**{k.removeprefix("NEWSFLOW_").lower(): v for k, v in env.items() if k.startswith("NEWSFLOW_")})
+
+
+def _syndicated(text: str) -> str:
+    """A wire rewrite: new headline, the caption line dropped, a few words edited, a tail added."""
+    lines = text.splitlines()
+    body = [ln for ln in lines[1:] if "[Getty]" not in ln]
+    edited = "\n".join(body).replace("horrendous", "heavy").replace("fierce", "intense")
+    return "Moscow and Ankara scale back joint Idlib patrols\n" + edited + "\n\nFollow us on Twitter for more news."
+
+
+async def _send(s: Settings, items: list[tuple[int, bytes, bytes]]) -> None:
+    prod = producer(s)
+    await prod.start()
+    try:
+        for partition, key, value in items:
+            await prod.send_and_wait(s.topic("raw"), key=key, value=value, partition=partition)
+    finally:
+        await prod.stop()
+
+
+def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str], tmp_path: Path,
+                                                     launcher, seed_text: str) -> None:  # type: ignore[no-untyped-def]
+    s = _settings(pipeline_env)
+    assert s.partitions == 2
+    asyncio.run(ensure_topics(s))
+    original = from_text(seed_text)
+    rewrite = from_text(_syndicated(seed_text)).model_copy(update={"url": "https://wire.example/idlib"})
+    assert original.id != rewrite.id
+
+    env2 = {**pipeline_env, "NEWSFLOW_WEB_PORT": str(launcher.free_port())}
+    workers = [start_worker(pipeline_env, log=tmp_path / "w1.log"), start_worker(env2, log=tmp_path / "w2.log")]
+    try:
+        # Different keys on different partitions of the raw topic.
+        asyncio.run(_send(s, [(0, original.id.encode(), original.to_bytes()),
+                              (1, rewrite.id.encode(), rewrite.to_bytes())]))
+        out = asyncio.run(collect(s, s.topic("enriched"), {0: 0, 1: 0}, 2, 150))
+        docs = {d["id"]: d for d in map(orjson.loads, out)}
+        assert set(docs) == {original.id, rewrite.id}
+        first, second = sorted(docs.values(), key=lambda d: d["dedup"]["status"] != "unique")
+        assert first["dedup"]["status"] == "unique"
+        assert second["dedup"]["status"] == "near_duplicate"
+        assert second["dedup"]["duplicate_of"] == first["id"]
+        assert second["dedup"]["cluster_id"] == first["dedup"]["cluster_id"]
+        assert 0.5 <= second["dedup"]["similarity"] < 1.0
+    finally:
+        for w in workers:
+            stop_worker(w)
+
+    # A fresh worker process rebuilds the index from the changelog topics.
+    worker = start_worker(pipeline_env, log=tmp_path / "w3.log")
+    try:
+        resent = original.model_copy(update={"id": "resent-copy", "url": "https://other.example/a"})
+        asyncio.run(_send(s, [(1, resent.id.encode(), resent.to_bytes()),
+                              (0, original.id.encode(), original.to_bytes())]))
+        out = asyncio.run(collect(s, s.topic("enriched"), {0: 0, 1: 0}, 4, 150))
+        docs_all = [orjson.loads(v) for v in out]
+        assert len(docs_all) == 4
+        [resent_doc] = [d for d in docs_all if d["id"] == "resent-copy"]
+        replayed = sorted(d["dedup"]["status"] for d in docs_all if d["id"] == original.id)
+        assert replayed == ["duplicate", "unique"]  # the first pass, then the replay after restart
+        for d in [resent_doc, *[d for d in docs_all if d["id"] == original.id and d["dedup"]["status"] != "unique"]]:
+            assert d["dedup"]["status"] == "duplicate", d["dedup"]
+            assert d["dedup"]["duplicate_of"] == first["id"]
+    finally:
+        stop_worker(worker)
