@@ -19,6 +19,7 @@ from pipeline.entities import EntityResult, extract, locate
 from schemas import (
     ClassifiedArticle,
     CleanedArticle,
+    Dedup,
     EnrichedArticle,
     RawArticle,
     TaggedArticle,
@@ -46,7 +47,7 @@ def classify_step(article: TaggedArticle) -> ClassifiedArticle:
     return ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places))
 
 
-def enriched_from(article: ClassifiedArticle, dedup: object) -> EnrichedArticle:
+def enriched_from(article: ClassifiedArticle, dedup: Dedup) -> EnrichedArticle:
     return EnrichedArticle(
         **article.model_dump(include=set(EnrichedArticle.model_fields) - {"dedup", "processed_at", "pipeline_version"}),
         dedup=dedup,
