@@ -2,24 +2,132 @@
 
 Nothing is dropped silently: the original bytes travel along (as text and base64), with the stage,
 the error class and message and a timestamp, and a per-stage counter goes up.
+
+A dead letter is itself bounded so that sending it can never fail for its size: the text preview
+is cut to ``preview_bytes`` (``settings.deadletter_preview_bytes``) and the exact base64 copy is
+kept only for originals up to ``b64_max_bytes`` (``settings.max_article_bytes``): anything bigger
+was refused for its size and the reason says how big it was.
+
+``guarded`` is the one place where a stage turns bytes into a result or a dead letter; the Faust
+agents (``agents.topology._run_stage``) and the offline hostile-input tests both call it, so the
+tests exercise the exact parse and limit logic of the worker.
 """
 
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from schemas import DeadLetter
 
+PREVIEW_BYTES = 65_536
+KEY_CHARS = 4_096
 
-def dead_letter(stage: str, key: bytes | None, value: bytes | None, exc: BaseException) -> DeadLetter:
-    raw = value if isinstance(value, bytes) else (str(value).encode() if value is not None else b"")
+
+class TooLarge(ValueError):
+    """A message (or a stage's result) above the configured size limit."""
+
+
+class EmptyMessage(ValueError):
+    """A message without a value (a tombstone) or with zero bytes."""
+
+
+def dead_letter(stage: str, key: bytes | None, value: bytes | None, exc: BaseException, *,
+                preview_bytes: int = PREVIEW_BYTES, b64_max_bytes: int = 5_000_000) -> DeadLetter:
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+    else:
+        raw = str(value).encode("utf-8", "replace") if value is not None else b""
+    if isinstance(key, bytes | bytearray | memoryview):
+        key_text: str | None = bytes(key).decode("utf-8", "replace")
+    else:
+        key_text = None if key is None else str(key)
     return DeadLetter(
         stage=stage,
         error_class=type(exc).__name__,
         error=str(exc)[:2000] or type(exc).__name__,
-        key=key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
-        original=raw[:1_000_000].decode("utf-8", "replace"),
-        original_b64=base64.b64encode(raw).decode() if len(raw) <= 8_000_000 else None,
-        at=datetime.now(timezone.utc),
+        key=key_text[:KEY_CHARS] if key_text is not None else None,
+        original=raw[:preview_bytes].decode("utf-8", "replace"),
+        original_b64=base64.b64encode(raw).decode() if len(raw) <= b64_max_bytes else None,
+        at=datetime.now(UTC),
     )
+
+
+def minimal_dead_letter(stage: str, key: bytes | None, exc: BaseException, why: BaseException) -> DeadLetter:
+    """Last resort when even the bounded dead letter could not be built or sent: the reason only."""
+    k = bytes(key).decode("utf-8", "replace")[:KEY_CHARS] if isinstance(key, bytes) else None
+    return DeadLetter(stage=stage, error_class=type(exc).__name__,
+                      error=f"{str(exc)[:1000]} (original dropped: {type(why).__name__}: {str(why)[:500]})",
+                      key=k, original="", original_b64=None, at=datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_in: int  # bytes of an incoming message
+    max_out: int  # bytes of a stage's serialized result (must fit the producer's max_request_size)
+    preview_bytes: int = PREVIEW_BYTES
+    b64_max_bytes: int = 5_000_000
+
+
+@dataclass
+class Outcome:
+    data: bytes | None = None  # the serialized result, when the stage succeeded
+    error: BaseException | None = None
+    letter: DeadLetter | None = None
+
+
+def check_input(value: bytes | None, limits: Limits) -> bytes:
+    if value is None:
+        raise EmptyMessage("message has no value (tombstone)")
+    if len(value) == 0:
+        raise EmptyMessage("message value is empty")
+    if len(value) > limits.max_in:
+        raise TooLarge(f"message of {len(value)} bytes exceeds the limit of {limits.max_in} bytes "
+                       "(max_article_bytes)")
+    return value
+
+
+def finish(result: Any, limits: Limits) -> bytes:
+    data: bytes = result.to_bytes()
+    if len(data) > limits.max_out:
+        raise TooLarge(f"result of {len(data)} bytes exceeds the limit of {limits.max_out} bytes "
+                       "(max_output_bytes)")
+    return data
+
+
+def guarded(stage: str, key: bytes | None, value: bytes | None, parse: Callable[[bytes], Any],
+            step: Callable[[Any], Any], limits: Limits) -> Outcome:
+    """Parse, run the pure step and serialize, within the limits; any failure becomes a dead letter."""
+    try:
+        return Outcome(data=finish(step(parse(check_input(value, limits))), limits))
+    except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered, never lost
+        return Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+
+
+def letter_for(stage: str, key: bytes | None, value: bytes | None, exc: BaseException,
+               limits: Limits) -> DeadLetter:
+    try:
+        return dead_letter(stage, key, value, exc, preview_bytes=limits.preview_bytes,
+                           b64_max_bytes=limits.b64_max_bytes)
+    except Exception as why:  # noqa: BLE001
+        return minimal_dead_letter(stage, key, exc, why)
+
+
+def limits_for(settings: Any, stage: str) -> Limits:
+    """The limits of ``stage`` under ``settings`` (a ``newsflow.settings.Settings``).
+
+    Raw messages are held to ``max_article_bytes``; later stages carry the article forward with
+    what earlier stages added, so they accept anything an earlier stage was allowed to emit.
+    Results stay below the producer's ``max_request_size`` (``2 * max_article_bytes``, at least
+    1 MiB) with room for the record overhead.
+    """
+    producer_max = max(1_048_576, settings.max_article_bytes * 2)
+    max_out = max(1024, min(settings.max_output_bytes, producer_max - 65_536))
+    max_in = settings.max_article_bytes
+    if stage not in ("clean", "raw"):
+        max_in = max(max_in, max_out)
+    return Limits(max_in=max_in, max_out=max_out, preview_bytes=settings.deadletter_preview_bytes,
+                  b64_max_bytes=settings.max_article_bytes)

@@ -19,6 +19,7 @@ partitions. The other stages scale out with ``settings.partitions``; see README 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -26,12 +27,20 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from agents import metrics
 from agents.app import create_app
-from agents.deadletter import dead_letter
-from agents.sink import write_batch
+from agents.deadletter import (
+    Outcome,
+    TooLarge,
+    guarded,
+    letter_for,
+    limits_for,
+    minimal_dead_letter,
+)
+from agents.sink import FileSink, UnsafePath, valid_line
 from newsflow.settings import get_settings
 from pipeline.dedup import DEFAULT as _DEDUP_DEFAULT
 from pipeline.dedup import decide, expire, fingerprint
@@ -70,21 +79,36 @@ async def _run_stage(
     step: Callable[[Any], BaseModel],
     out: faust.TopicT,
 ) -> None:
-    """Shared loop of the stateless stages: parse, run the pure step, forward or dead-letter."""
+    """Shared loop of the stages: parse, run the pure step, forward or dead-letter.
+
+    Parsing, size limits and serialization are ``agents.deadletter.guarded`` (the hostile-input
+    tests run the same function). Any exception of a message becomes a dead letter; the loop itself
+    never raises for a message. The stateless stages run in a thread with a time budget
+    (``stage_timeout_seconds``) so a slow article cannot stall heartbeats or the other agents.
+    Sends are retried while Kafka is unreachable rather than dead-lettered.
+    """
+    limits = limits_for(settings, stage)
+    threaded = settings.stage_threads and stage in _THREAD_SAFE_STAGES
     async for event in stream.events():
         key, value = event.key, event.value
         started = time.perf_counter()
-        try:
-            if value is not None and len(value) > settings.max_article_bytes:
-                raise ValueError(f"message of {len(value)} bytes exceeds max_article_bytes")
-            result = step(parse(value))
-        except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered, never lost
-            metrics.ERRORS.labels(stage, type(exc).__name__).inc()
-            metrics.DEAD_LETTERED.labels(stage).inc()
-            log.warning("%s: dead-lettering %r: %s: %s", stage, key, type(exc).__name__, exc)
-            await deadletter_topic.send(key=key, value=dead_letter(stage, key, value, exc).to_bytes())
+        if threaded:
+            try:
+                outcome = await asyncio.wait_for(
+                    asyncio.to_thread(guarded, stage, key, value, parse, step, limits),
+                    settings.stage_timeout_seconds)
+            except TimeoutError:
+                exc = StageTimeout(f"{stage} took longer than {settings.stage_timeout_seconds}s")
+                outcome = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+        else:
+            outcome = guarded(stage, key, value, parse, step, limits)
+        if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
+            exc = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
+            outcome = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+        if outcome.data is None:
+            await _send_dead_letter(stage, key, outcome)
             continue
-        await out.send(key=key, value=result.to_bytes())
+        await _send_retrying(out, key, outcome.data, stage)
         metrics.PROCESSED.labels(stage).inc()
         metrics.LATENCY.labels(stage).observe(time.perf_counter() - started)
 
@@ -126,13 +150,22 @@ async def dedup_expiry() -> None:
 
 @app.agent(enriched_topic)
 async def sink(stream: faust.StreamT) -> None:
+    """Batches to files, each offset exactly once (see ``agents.sink``); offsets are committed only
+    after this body returns, i.e. after the files were renamed into place."""
     async for events in stream.take_events(settings.sink_batch, within=settings.sink_flush_seconds):
-        by_partition: dict[int, list[faust.EventT]] = {}
+        by_partition: dict[int, list[tuple[int, bytes]]] = {}
         for ev in events:
-            by_partition.setdefault(ev.message.partition, []).append(ev)
+            problem = valid_line(ev.value)
+            if problem is not None:
+                exc = ValueError(f"not written to the files: {problem}")
+                limits = limits_for(settings, "sink")
+                await _send_dead_letter("sink", ev.key, Outcome(
+                    error=exc, letter=letter_for("sink", ev.key, ev.value, exc, limits)))
+                continue
+            by_partition.setdefault(ev.message.partition, []).append((ev.message.offset, ev.value))
         for partition, evs in by_partition.items():
-            write_batch(settings.out_dir, partition, evs[0].message.offset, [e.value for e in evs])
-        metrics.PROCESSED.labels("sink").inc(len(events))
+            await _write_retrying(partition, evs)
+        metrics.PROCESSED.labels("sink").inc(sum(len(v) for v in by_partition.values()))
 
 
 @app.page("/metrics")
@@ -145,3 +178,70 @@ async def metrics_page(web: Any, request: Any) -> Any:
 @app.page("/health")
 async def health_page(web: Any, request: Any) -> Any:
     return web.json({"status": "ok", "app": settings.app_id})
+
+
+# --- Hardening (issue 7): dead-letter and send helpers, file sink state --------------------------
+_THREAD_SAFE_STAGES = frozenset({"clean", "entities", "classify"})
+FILE_SINK = FileSink(settings.out_dir)
+_DEADLETTER_KEY_BYTES = 65_536
+
+
+class StageTimeout(TimeoutError):
+    """A stateless step ran longer than ``stage_timeout_seconds``."""
+
+
+async def _send_retrying(topic: faust.TopicT, key: bytes | None, value: bytes, stage: str) -> None:
+    """Hand one message to the producer; while Kafka is unreachable, wait and retry (never drop)."""
+    delay = 0.5
+    while True:
+        try:
+            await topic.send(key=key, value=value)
+            return
+        except asyncio.CancelledError:
+            raise
+        except KafkaError as exc:
+            metrics.ERRORS.labels(stage, type(exc).__name__).inc()
+            log.warning("%s: send to %s failed (%s: %s); retrying in %.1fs", stage,
+                        topic.get_topic_name(), type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def _send_dead_letter(stage: str, key: bytes | None, outcome: Outcome) -> None:
+    exc = outcome.error or RuntimeError("unknown failure")
+    metrics.ERRORS.labels(stage, type(exc).__name__).inc()
+    metrics.DEAD_LETTERED.labels(stage).inc()
+    shown = key[:200] if isinstance(key, bytes) else key
+    log.warning("%s: dead-lettering %r: %s: %s", stage, shown, type(exc).__name__, str(exc)[:500])
+    dl_key = key[:_DEADLETTER_KEY_BYTES] if isinstance(key, bytes) else key
+    letter = outcome.letter or minimal_dead_letter(stage, key, exc, exc)
+    try:
+        data = letter.to_bytes()
+    except Exception as why:  # noqa: BLE001 - the reason must still go out
+        data = minimal_dead_letter(stage, key, exc, why).to_bytes()
+    await _send_retrying(deadletter_topic, dl_key, data, stage)
+
+
+async def _write_retrying(partition: int, events: list[tuple[int, bytes]]) -> None:
+    """Write one partition's batch; on a file-system error wait and retry, never acknowledge unwritten."""
+    delay = 0.5
+    while True:
+        try:
+            FILE_SINK.write(partition, events)
+            return
+        except (OSError, UnsafePath) as exc:
+            metrics.ERRORS.labels("sink", type(exc).__name__).inc()
+            log.error("sink: writing partition %d failed (%s: %s); retrying in %.1fs", partition,
+                      type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+@app.on_partitions_revoked.connect
+async def _sink_on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+    FILE_SINK.forget()
+
+
+@app.on_partitions_assigned.connect
+async def _sink_on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
+    FILE_SINK.forget()

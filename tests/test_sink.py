@@ -1,20 +1,76 @@
-from datetime import datetime, timezone
+"""The file sink: atomic batches, each offset exactly once, never outside its folder."""
+
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.sink import batch_path, read_all, write_batch
+import pytest
+
+from agents.sink import FileSink, UnsafePath, batch_path, parse_name, read_all, valid_line, write_batch
+
+WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def test_batch_is_written_whole_and_replaced_on_rewrite(tmp_path: Path) -> None:
-    when = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    p = write_batch(tmp_path, 3, 120, [b'{"id":"a"}', b'{"id":"b"}\n'], when)
-    assert p == tmp_path / "2024-05-01" / "p003-000000000120.jsonl"
+def test_batch_is_written_whole_and_named_by_its_offsets(tmp_path: Path) -> None:
+    p = write_batch(tmp_path, 3, 120, [b'{"id":"a"}', b'{"id":"b"}\n'], WHEN)
+    assert p == tmp_path / "2024-05-01" / "p003-000000000120-000000000121.jsonl"
     assert p.read_bytes() == b'{"id":"a"}\n{"id":"b"}\n'
-    # Reprocessing the same offsets after a crash replaces the file rather than adding copies.
-    write_batch(tmp_path, 3, 120, [b'{"id":"a"}', b'{"id":"b"}', b'{"id":"c"}'], when)
-    assert read_all(tmp_path) == [b'{"id":"a"}', b'{"id":"b"}', b'{"id":"c"}']
+    assert parse_name(p.name) == (3, 120, 121)
     assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_path_depends_only_on_numbers(tmp_path: Path) -> None:
-    p = batch_path(tmp_path, 0, 7)
-    assert p.parent.parent == tmp_path and p.name == "p000-000000000007.jsonl"
+    p = batch_path(tmp_path, 0, 7, 9)
+    assert p.parent.parent == tmp_path and p.name == "p000-000000000007-000000000009.jsonl"
+    for bad in [(-1, 0, 0), (0, -5, 0), (0, 10, 9)]:
+        with pytest.raises(ValueError):
+            batch_path(tmp_path, *bad)
+
+
+def test_redelivered_offsets_are_written_once(tmp_path: Path) -> None:
+    sink = FileSink(tmp_path)
+    ev = [(o, b'{"id":"%d"}' % o) for o in range(100, 110)]
+    assert sink.write(0, ev[:6], WHEN) is not None
+    # After a crash Kafka redelivers from the last commit, cut into other batches.
+    sink2 = FileSink(tmp_path)
+    assert sink2.write(0, ev[3:8], WHEN).name == "p000-000000000106-000000000107.jsonl"
+    assert sink2.write(0, ev[2:5], WHEN) is None and sink2.skipped == 6
+    sink2.write(1, ev[:2], WHEN)  # another partition has its own offsets
+    sink2.forget()
+    sink2.write(0, ev, WHEN)
+    ids = read_all(tmp_path)
+    assert len(ids) == 12 and len(set(ids)) == 10
+
+
+def test_stale_temp_files_are_removed_on_scan(tmp_path: Path) -> None:
+    day = tmp_path / "2024-05-01"
+    day.mkdir()
+    (day / ".p002-000000000001-000000000004.jsonl.999.tmp").write_bytes(b'{"half')
+    assert FileSink(tmp_path).high_water(2) == -1
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_sink_never_writes_outside_its_folder(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    # A day folder that is a symlink to somewhere else is refused.
+    os.symlink(elsewhere, out / "2024-05-01")
+    with pytest.raises(UnsafePath):
+        write_batch(out, 0, 0, [b"{}"], WHEN)
+    assert not list(elsewhere.iterdir())
+    # Hostile ids and keys are data, never part of a path.
+    sink = FileSink(tmp_path / "out2")
+    hostile = [b'{"id":"../../etc/passwd"}', b'{"id":"a/b\\n../c"}', b'{"id":"/abs/x"}']
+    sink.write(0, list(enumerate(hostile)), WHEN)
+    files = [p for p in (tmp_path / "out2").rglob("*") if p.is_file()]
+    assert [f.relative_to(tmp_path / "out2").parts[0] for f in files] == ["2024-05-01"]
+    assert len(read_all(tmp_path / "out2")) == 3
+
+
+def test_only_single_line_json_is_written() -> None:
+    assert valid_line(b'{"id":"a"}') is None
+    assert valid_line(b'{"id":\n"a"}') is not None
+    assert valid_line(b"not json") is not None
+    assert valid_line(None) is not None
+    assert valid_line(b"") is not None
