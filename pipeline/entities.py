@@ -229,12 +229,16 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
             if part and not part.startswith(","):
                 ctx_spans.add((pos, pos + len(part)))
             pos += len(part)
-    for sp in ctx_spans:
+    inside: dict[tuple[int, int], list[tuple[int, int]]] = {}  # CTX span -> tagger spans within it
+    for sp in sorted(ctx_spans):
         if sp in by_span:
             continue
-        if not any(s < sp[1] and sp[0] < e for s, e, _, _ in labelled):
+        hits = [(s, e) for s, e, _, _ in labelled if s < sp[1] and sp[0] < e]
+        if all(sp[0] <= s and e <= sp[1] for s, e in hits):  # "Karim-Lamido LGA" over "Karim"
             labelled.append((sp[0], sp[1], "CTX", text[sp[0]:sp[1]]))
+            inside[sp] = hits
     labelled.sort()
+    syntax_spans = set(ctx_spans)
 
     # Places: every LOC-like mention (and place-syntax span), resolved together with nationality
     # votes.
@@ -258,11 +262,15 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
                 demonym_votes.append((code, w))
     resolved, _ = gaz.resolve_many(list(weight.items()), demonym_votes)
     loc_countries = {g.country for k, g in resolved.items() if k in _loc_keys(labelled)}
+    dropped = {h for sp, hits in inside.items() if resolved.get(_clean_surface(text[sp[0]:sp[1]]))
+               for h in hits}
     relabelled = []
     for s, e, lab, surface in labelled:
+        if (s, e) in dropped:
+            continue
         if (s, e) in ctx_spans and lab not in ("LOC", "GPE", "NORP", "DATE"):
             geo = resolved.get(_clean_surface(surface))
-            if geo is not None and (lab != "PERSON" or " " in surface or geo.country in loc_countries):
+            if geo is not None and ((s, e) in syntax_spans or geo.country in loc_countries):
                 lab = "GPE"
             elif lab == "CTX":
                 continue
