@@ -5,19 +5,31 @@ and last offsets it holds, ``p003-000000001234-000000001733.jsonl``, in the fold
 the batch was written. The file is written to a hidden temporary name (``.p003-….tmp``), fsynced,
 then renamed into place, so a reader globbing ``*.jsonl`` never sees a half-written line.
 
-Exactly once in the files. The sink is at-least-once on the Kafka side: Faust commits the offsets
-of a batch only after the agent body returned, i.e. after the file was renamed (``take_events``
-acks the events when the loop body finishes, and a commit first flushes the producer). A crash
-between the rename and the commit makes Kafka deliver those offsets again, possibly cut into
-different batches. So the file names are the record of what was written: before writing a batch
-of partition *p*, the sink knows the highest offset already in a file of *p* (its *high-water
-mark*, found by scanning ``out_dir/*/p<p>-*-*.jsonl`` once and then kept in memory) and skips
-every event at or below it. Offsets of one partition arrive in order, so the mark is enough. The
-memory is dropped whenever partitions are assigned or revoked (another worker may have written
-the partition meanwhile) and rebuilt by the next scan. Stale temporary files of a crashed writer
-are removed by that scan. One ``out_dir`` therefore belongs to one enriched topic (one
-``topic_prefix``): if that topic is deleted and recreated its offsets restart, so start a fresh
-``out_dir`` too.
+Exactly once in the files. Two kinds of repeats reach the sink, and both are skipped:
+
+1. Redelivered offsets. Faust commits the offsets of a batch only after the agent body returned,
+   i.e. after the file was renamed (``take_events`` acks the events when the loop body finishes,
+   and a commit first flushes the producer). A crash between the rename and the commit makes
+   Kafka deliver those offsets again, possibly cut into different batches. The file names are the
+   record of what was written: before writing a batch of partition *p*, the sink knows the highest
+   offset already in a file of *p* (its *high-water mark*) and skips every event at or below it.
+   Offsets of one partition arrive in order, so the mark is enough.
+2. Upstream copies. The stages are at-least-once too: a stage that crashes re-sends what it had
+   produced since its last commit, so the same article appears again on the enriched topic at a
+   *later* offset. Every stage forwards an ``nf-src`` header naming the raw message the article
+   came from (raw partition:offset, set by the clean stage); the sink remembers the sources it
+   wrote for the last ``sink_dedup_window`` offsets of each partition and skips a source it has
+   written already. An article replayed on purpose is a new raw message, so it is written again.
+   Articles keep their key through every stage, so all copies land in the same partition.
+
+What was written is recovered from the files: each batch ``p….jsonl`` has a hidden sidecar
+``.p….src`` ("offset source" per line) renamed into place just before it. On the first batch of a
+partition after start-up or after any rebalance (another worker may have written the partition
+meanwhile) the sink scans ``out_dir/*/p<p>-*`` for the mark and reads the sidecars of the recent
+files; it removes stale temporary files and orphan sidecars of a crashed writer. One ``out_dir``
+therefore belongs to one enriched topic (one ``topic_prefix``): if that topic is recreated its
+offsets restart, so start a fresh ``out_dir`` too. Messages without a key may be spread over
+partitions by the producer, so their upstream copies are only caught within one partition.
 
 Safety. Paths are built only from integers (partition, offsets) and the date, never from article
 data; the sink refuses negative numbers, checks that the resolved folder is inside ``out_dir``
@@ -74,17 +86,21 @@ def _inside(root: Path, path: Path) -> bool:
 def write_batch(out_dir: Path, partition: int, first_offset: int, lines: Iterable[bytes],
                 when: datetime | None = None, last_offset: int | None = None) -> Path:
     """Write one batch atomically; the path is derived only from numbers, never from article data."""
-    root = Path(out_dir)
     lines = list(lines)
     if last_offset is None:  # contiguous offsets
         last_offset = int(first_offset) + max(len(lines), 1) - 1
-    path = batch_path(root, partition, first_offset, last_offset, when)
+    path = batch_path(Path(out_dir), partition, first_offset, last_offset, when)
+    _write_atomic(Path(out_dir), path, b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
+    return path
+
+
+def _write_atomic(root: Path, path: Path, data: bytes) -> None:
+    """``data`` to ``path`` (inside ``root``) through a temporary file, fsync and rename."""
     root.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(exist_ok=True)
     if not _inside(root, path.parent):
         raise UnsafePath(f"{path.parent} resolves outside {root}")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = b"".join(line.rstrip(b"\n") + b"\n" for line in lines)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)  # left over by an earlier process with the same pid
@@ -98,7 +114,6 @@ def write_batch(out_dir: Path, partition: int, first_offset: int, lines: Iterabl
         os.close(fd)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
-    return path
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -128,42 +143,90 @@ def valid_line(value: bytes | None) -> str | None:
 
 
 class FileSink:
-    """Writes batches of ``(offset, value)`` per partition, skipping offsets already in a file."""
+    """Writes batches of ``(offset, value[, source])`` per partition, each offset and each source once.
 
-    def __init__(self, out_dir: Path) -> None:
+    ``source`` identifies the input the article was made from (the ``nf-src`` header: raw topic
+    partition and offset); copies that reprocessing upstream put on the topic at later offsets
+    share it and are skipped. It is remembered for the last ``window`` offsets of each partition.
+    """
+
+    def __init__(self, out_dir: Path, window: int = 100_000) -> None:
         self.out_dir = Path(out_dir)
+        self.window = window
         self._high: dict[int, int] = {}
-        self.skipped = 0
+        self._seen: dict[int, dict[str, int]] = {}
+        self.skipped = 0  # redelivered offsets already in a file
+        self.copies = 0  # upstream copies of an input already in a file
 
     def forget(self) -> None:
-        """Drop the remembered high-water marks (call on every rebalance)."""
+        """Drop what is remembered about every partition (call on every rebalance)."""
         self._high.clear()
+        self._seen.clear()
+
+    def _scan(self, partition: int) -> None:
+        high, files = -1, []
+        seen: dict[str, int] = {}
+        if self.out_dir.is_dir():
+            pat = f"p{int(partition):03d}-"
+            for f in self.out_dir.glob(f"*/{pat}*.jsonl"):
+                parsed = parse_name(f.name)
+                if parsed and parsed[0] == partition:
+                    high = max(high, parsed[2])
+                    files.append((parsed, f))
+            for junk in self.out_dir.glob(f"*/.{pat}*"):
+                if junk.suffix == ".tmp" or (junk.suffix == ".src"
+                                             and not junk.with_name(junk.name[1:-4] + ".jsonl").exists()):
+                    junk.unlink(missing_ok=True)
+            for (_, _first, last), f in files:
+                if last < high - self.window:
+                    continue
+                side = f.with_name(f".{f.name[:-6]}.src")
+                if not side.exists():
+                    continue
+                for line in side.read_text().splitlines():
+                    off_s, _, src = line.partition(" ")
+                    if src and src != "-":
+                        seen[src] = int(off_s)
+        self._high[partition] = high
+        self._seen[partition] = seen
 
     def high_water(self, partition: int) -> int:
         """Highest offset of ``partition`` already in a file (-1 if none); scans once, then cached."""
         if partition not in self._high:
-            high = -1
-            if self.out_dir.is_dir():
-                for f in self.out_dir.glob(f"*/p{int(partition):03d}-*.jsonl"):
-                    parsed = parse_name(f.name)
-                    if parsed and parsed[0] == partition:
-                        high = max(high, parsed[2])
-                for tmp in self.out_dir.glob(f"*/.p{int(partition):03d}-*.tmp"):
-                    tmp.unlink(missing_ok=True)
-            self._high[partition] = high
+            self._scan(partition)
         return self._high[partition]
 
-    def write(self, partition: int, events: Sequence[tuple[int, bytes]],
+    def write(self, partition: int, events: Sequence[tuple[int, bytes] | tuple[int, bytes, str | None]],
               when: datetime | None = None) -> Path | None:
-        """Write the events above the partition's high-water mark as one file; None if none were."""
+        """Write the events not yet in a file as one batch; None if there were none."""
         high = self.high_water(partition)
-        fresh = sorted(((o, v) for o, v in events if o > high), key=lambda e: e[0])
-        self.skipped += len(events) - len(fresh)
+        seen = self._seen[partition]
+        fresh: list[tuple[int, bytes, str | None]] = []
+        batch_sources: set[str] = set()
+        for ev in sorted(events, key=lambda e: e[0]):
+            off, value, src = ev[0], ev[1], (ev[2] if len(ev) > 2 else None)  # type: ignore[misc]
+            if off <= high:
+                self.skipped += 1
+            elif src is not None and (src in seen or src in batch_sources):
+                self.copies += 1
+            else:
+                fresh.append((off, value, src))
+                if src is not None:
+                    batch_sources.add(src)
         if not fresh:
             return None
-        path = write_batch(self.out_dir, partition, fresh[0][0], [v for _, v in fresh], when,
-                           last_offset=fresh[-1][0])
-        self._high[partition] = fresh[-1][0]
+        first, last = fresh[0][0], fresh[-1][0]
+        path = batch_path(self.out_dir, partition, first, last, when)
+        side = "".join(f"{o} {src or '-'}\n" for o, _, src in fresh).encode()
+        _write_atomic(self.out_dir, path.with_name(f".{path.name[:-6]}.src"), side)
+        _write_atomic(self.out_dir, path, b"".join(v.rstrip(b"\n") + b"\n" for _, v, _ in fresh))
+        self._high[partition] = last
+        for o, _, src in fresh:
+            if src is not None:
+                seen[src] = o
+        if len(seen) > 2 * self.window:
+            floor = last - self.window
+            self._seen[partition] = {k: v for k, v in seen.items() if v >= floor}
         return path
 
 

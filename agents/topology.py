@@ -108,7 +108,7 @@ async def _run_stage(
         if outcome.data is None:
             await _send_dead_letter(stage, key, outcome)
             continue
-        await _send_retrying(out, key, outcome.data, stage)
+        await _send_retrying(out, key, outcome.data, stage, headers=_source_header(stage, event))
         metrics.PROCESSED.labels(stage).inc()
         metrics.LATENCY.labels(stage).observe(time.perf_counter() - started)
 
@@ -153,7 +153,7 @@ async def sink(stream: faust.StreamT) -> None:
     """Batches to files, each offset exactly once (see ``agents.sink``); offsets are committed only
     after this body returns, i.e. after the files were renamed into place."""
     async for events in stream.take_events(settings.sink_batch, within=settings.sink_flush_seconds):
-        by_partition: dict[int, list[tuple[int, bytes]]] = {}
+        by_partition: dict[int, list[tuple[int, bytes, str | None]]] = {}
         for ev in events:
             problem = valid_line(ev.value)
             if problem is not None:
@@ -162,7 +162,9 @@ async def sink(stream: faust.StreamT) -> None:
                 await _send_dead_letter("sink", ev.key, Outcome(
                     error=exc, letter=letter_for("sink", ev.key, ev.value, exc, limits)))
                 continue
-            by_partition.setdefault(ev.message.partition, []).append((ev.message.offset, ev.value))
+            src = (ev.headers or {}).get(SOURCE_HEADER)
+            by_partition.setdefault(ev.message.partition, []).append(
+                (ev.message.offset, ev.value, src.decode("utf-8", "replace") if src else None))
         for partition, evs in by_partition.items():
             await _write_retrying(partition, evs)
         metrics.PROCESSED.labels("sink").inc(sum(len(v) for v in by_partition.values()))
@@ -182,7 +184,8 @@ async def health_page(web: Any, request: Any) -> Any:
 
 # --- Hardening (issue 7): dead-letter and send helpers, file sink state --------------------------
 _THREAD_SAFE_STAGES = frozenset({"clean", "entities", "classify"})
-FILE_SINK = FileSink(settings.out_dir)
+FILE_SINK = FileSink(settings.out_dir, window=settings.sink_dedup_window)
+SOURCE_HEADER = "nf-src"
 _DEADLETTER_KEY_BYTES = 65_536
 
 
@@ -190,12 +193,21 @@ class StageTimeout(TimeoutError):
     """A stateless step ran longer than ``stage_timeout_seconds``."""
 
 
-async def _send_retrying(topic: faust.TopicT, key: bytes | None, value: bytes, stage: str) -> None:
+def _source_header(stage: str, event: faust.EventT) -> dict[str, bytes]:
+    """``nf-src``: the raw message an article came from, so the sink can skip upstream copies."""
+    src = (event.headers or {}).get(SOURCE_HEADER) if stage != "clean" else None
+    if not src:
+        src = f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
+    return {SOURCE_HEADER: src if isinstance(src, bytes) else str(src).encode()}
+
+
+async def _send_retrying(topic: faust.TopicT, key: bytes | None, value: bytes, stage: str,
+                         headers: dict[str, bytes] | None = None) -> None:
     """Hand one message to the producer; while Kafka is unreachable, wait and retry (never drop)."""
     delay = 0.5
     while True:
         try:
-            await topic.send(key=key, value=value)
+            await topic.send(key=key, value=value, headers=headers)
             return
         except asyncio.CancelledError:
             raise
@@ -222,7 +234,7 @@ async def _send_dead_letter(stage: str, key: bytes | None, outcome: Outcome) -> 
     await _send_retrying(deadletter_topic, dl_key, data, stage)
 
 
-async def _write_retrying(partition: int, events: list[tuple[int, bytes]]) -> None:
+async def _write_retrying(partition: int, events: list[tuple[int, bytes, str | None]]) -> None:
     """Write one partition's batch; on a file-system error wait and retry, never acknowledge unwritten."""
     delay = 0.5
     while True:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     out_dir: Path = Path("out/enriched")
     sink_batch: int = Field(500, ge=1, description="articles per sink file at most")
     sink_flush_seconds: float = Field(1.0, gt=0)
+    sink_dedup_window: int = Field(
+        100_000, ge=1000, description="offsets per partition within which the sink skips upstream copies"
+    )
 
     def topic(self, stage: str) -> str:
         return f"{self.topic_prefix}.{stage}"

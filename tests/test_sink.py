@@ -64,7 +64,7 @@ def test_sink_never_writes_outside_its_folder(tmp_path: Path) -> None:
     hostile = [b'{"id":"../../etc/passwd"}', b'{"id":"a/b\\n../c"}', b'{"id":"/abs/x"}']
     sink.write(0, list(enumerate(hostile)), WHEN)
     files = [p for p in (tmp_path / "out2").rglob("*") if p.is_file()]
-    assert [f.relative_to(tmp_path / "out2").parts[0] for f in files] == ["2024-05-01"]
+    assert {f.relative_to(tmp_path / "out2").parts[0] for f in files} == {"2024-05-01"}
     assert len(read_all(tmp_path / "out2")) == 3
 
 
@@ -74,3 +74,17 @@ def test_only_single_line_json_is_written() -> None:
     assert valid_line(b"not json") is not None
     assert valid_line(None) is not None
     assert valid_line(b"") is not None
+
+
+def test_upstream_copies_are_written_once_even_after_restart(tmp_path: Path) -> None:
+    sink = FileSink(tmp_path)
+    sink.write(0, [(0, b'{"id":"a"}', "raw:0:10"), (1, b'{"id":"b"}', "raw:1:4")], WHEN)
+    # A stage crashed and re-sent "a" later; a replay of "a" on purpose is a new raw message.
+    sink.write(0, [(2, b'{"id":"a"}', "raw:0:10"), (3, b'{"id":"a"}', "raw:0:99")], WHEN)
+    restarted = FileSink(tmp_path)
+    restarted.write(0, [(4, b'{"id":"b"}', "raw:1:4"), (5, b'{"id":"c"}', None)], WHEN)
+    assert read_all(tmp_path) == [b'{"id":"a"}', b'{"id":"b"}', b'{"id":"a"}', b'{"id":"c"}']
+    assert sink.copies == 1 and restarted.copies == 1
+    assert sorted(p.name for p in tmp_path.glob("*/*.jsonl")) == [
+        "p000-000000000000-000000000001.jsonl", "p000-000000000003-000000000003.jsonl",
+        "p000-000000000005-000000000005.jsonl"]

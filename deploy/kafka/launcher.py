@@ -121,20 +121,30 @@ def answers(port: int, timeout: float = 1.0) -> bool:
 
 
 def start(port: int = 9092, data: Path = DEFAULT_DATA, partitions: int = 4,
-          timeout: float = 90.0) -> Broker:
+          timeout: float = 90.0, keep_data: bool = False) -> Broker:
+    """Start a broker on ``port`` with its files under ``data``.
+
+    By default the topic logs are wiped and storage is formatted with a new cluster id. With
+    ``keep_data=True`` an earlier broker's logs, cluster id and controller port are reused, so a
+    restarted broker serves the same topics, messages and committed offsets.
+    """
     fetch()
     data = Path(data)
     if (data / "broker.pid").exists():
         stop(data)
     data.mkdir(parents=True, exist_ok=True)
     logs = data / "logs"
-    shutil.rmtree(logs, ignore_errors=True)
-    cport = free_port()
     props = data / "server.properties"
+    reuse = keep_data and (logs / "meta.properties").exists() and props.exists()
+    cport = _controller_port(props) if reuse else None
+    if not reuse:
+        shutil.rmtree(logs, ignore_errors=True)
+    cport = cport or free_port()
     props.write_text(_properties(port, cport, logs, partitions))
-    subprocess.run(_java_cmd("kafka.tools.StorageTool", "format", "-t", _kafka_uuid(), "-c", str(props),
-                             heap="-Xmx256m"),
-                   check=True, stdout=subprocess.DEVNULL)
+    if not reuse:
+        subprocess.run(_java_cmd("kafka.tools.StorageTool", "format", "-t", _kafka_uuid(), "-c", str(props),
+                                 heap="-Xmx256m"),
+                       check=True, stdout=subprocess.DEVNULL)
     out = open(data / "broker.log", "ab")
     proc = subprocess.Popen(_java_cmd("kafka.Kafka", str(props)), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -148,6 +158,13 @@ def start(port: int = 9092, data: Path = DEFAULT_DATA, partitions: int = 4,
         time.sleep(0.3)
     stop(data)
     raise TimeoutError(f"Kafka did not answer on 127.0.0.1:{port} within {timeout}s")
+
+
+def _controller_port(props: Path) -> int | None:
+    for line in props.read_text().splitlines():
+        if line.startswith("controller.quorum.voters="):
+            return int(line.rsplit(":", 1)[1])
+    return None
 
 
 def _kafka_uuid() -> str:
