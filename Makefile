@@ -78,3 +78,12 @@ chaos: setup
 
 clean:
 	rm -rf .run out build *.egg-info .pytest_cache
+
+# The docker-compose stack end to end on a real Docker engine (installs docker.io/docker-compose
+# with apt and starts dockerd if needed; builds local base images where none can be pulled).
+.PHONY: compose-test compose-images
+compose-test:
+	bash deploy/compose/test.sh
+
+compose-images:
+	bash deploy/compose/build-local-images.sh
