@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -120,7 +121,8 @@ async def clean(stream: faust.StreamT) -> None:
 
 @app.agent(cleaned_topic)
 async def entities(stream: faust.StreamT) -> None:
-    await _run_stage("entities", stream, CleanedArticle.from_bytes, entities_step, tagged_topic)
+    await _run_stage("entities", stream, CleanedArticle.from_bytes,
+                     functools.partial(entities_step, mode=settings.entity_mode), tagged_topic)
 
 
 @app.agent(tagged_topic)

@@ -16,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from newsflow.backlog import Unreadable, read_backlog
+from newsflow.settings import get_settings
 from pipeline.enrich import Enricher
 from schemas import EnrichedArticle, RawArticle
 
@@ -33,7 +34,7 @@ class OfflineStats:
 
 def enrich_iter(items: Iterable[RawArticle | Unreadable], stats: OfflineStats | None = None,
                 enricher: Enricher | None = None) -> Iterable[EnrichedArticle]:
-    enricher = enricher or Enricher()
+    enricher = enricher or Enricher(entity_mode=get_settings().entity_mode)
     stats = stats or OfflineStats()
     for item in items:
         if isinstance(item, Unreadable):

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     )
     stage_threads: bool = Field(True, description="run clean/entities/classify off the event loop")
     dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
-    entity_mode: Literal["fast", "accurate"] = "fast"
+    entity_mode: Literal["fast", "accurate"] = Field(
+        "accurate", description="accurate: trained NER (~12k words/s); fast: rules (~180k words/s)"
+    )
 
     # --- Sink ----------------------------------------------------------------------------------
     out_dir: Path = Path("out/enriched")

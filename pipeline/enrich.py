@@ -36,8 +36,9 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
     return CleanedArticle.model_validate(data)
 
 
-def entities_step(article: CleanedArticle) -> TaggedArticle:
-    result = extract(article.text)
+def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
+    """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities")."""
+    result = extract(article.text, mode=mode)
     return TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
 
 
@@ -63,9 +64,10 @@ class Enricher:
     exact_index: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
     band_index: MutableMapping[str, list[list[Any]]] = field(default_factory=dict)
     seen: MutableMapping[str, Seen] = field(default_factory=dict)
+    entity_mode: str | None = None
 
     def __call__(self, raw: RawArticle) -> EnrichedArticle:
-        classified = classify_step(entities_step(clean_step(raw)))
+        classified = classify_step(entities_step(clean_step(raw), self.entity_mode))
         dedup = decide(classified.id, fingerprint(classified.text), self.exact_index, self.band_index,
                        self.seen, published_at=classified.published_at)
         return enriched_from(classified, dedup)

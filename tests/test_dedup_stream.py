@@ -57,7 +57,7 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
         # Different keys on different partitions of the raw topic.
         asyncio.run(_send(s, [(0, original.id.encode(), original.to_bytes()),
                               (1, rewrite.id.encode(), rewrite.to_bytes())]))
-        out = asyncio.run(collect(s, s.topic("enriched"), {0: 0, 1: 0}, 2, 150))
+        out = asyncio.run(collect(s, s.topic("enriched"), {0: 0, 1: 0}, 2, 300))
         docs = {d["id"]: d for d in map(orjson.loads, out)}
         assert set(docs) == {original.id, rewrite.id}
         first, second = sorted(docs.values(), key=lambda d: d["dedup"]["status"] != "unique")
@@ -76,7 +76,7 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
         resent = original.model_copy(update={"id": "resent-copy", "url": "https://other.example/a"})
         asyncio.run(_send(s, [(1, resent.id.encode(), resent.to_bytes()),
                               (0, original.id.encode(), original.to_bytes())]))
-        out = asyncio.run(collect(s, s.topic("enriched"), {0: 0, 1: 0}, 4, 150))
+        out = asyncio.run(collect(s, s.topic("enriched"), {0: 0, 1: 0}, 4, 300))
         docs_all = [orjson.loads(v) for v in out]
         assert len(docs_all) == 4
         [resent_doc] = [d for d in docs_all if d["id"] == "resent-copy"]

@@ -50,8 +50,8 @@ def test_seeds_flow_through_broker_and_worker(pipeline_env: dict[str, str], tmp_
             await prod.stop()
             second = await replay(s, [ROOT / "seeds"], progress=False, keep_ids=True)
             before = {p: 0 for p in start}
-            out = await collect(s, s.topic("enriched"), before, first.produced + second.produced, 120)
-            dls = await collect(s, s.topic("deadletter"), dl_start, 2, 60)
+            out = await collect(s, s.topic("enriched"), before, first.produced + second.produced, 300)
+            dls = await collect(s, s.topic("deadletter"), dl_start, 2, 120)
             return out, dls, first.ids
 
         out, dls, ids = asyncio.run(scenario())
