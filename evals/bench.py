@@ -133,10 +133,12 @@ class Compute:
 
 def run_compute(arts: list[Any]) -> Compute:
     """Each stage timed separately, in the order and with the state ``Enricher`` uses."""
+    from newsflow.settings import get_settings
     from pipeline.dedup import decide, fingerprint
     from pipeline.enrich import classify_step, clean_step, enriched_from, entities_step, warm_up
     from schemas import ClassifiedArticle, CleanedArticle, RawArticle, TaggedArticle
 
+    mode = get_settings().entity_mode  # what the worker's entities agent uses
     c = Compute()
     t = time.perf_counter()
     warm_up()
@@ -153,7 +155,7 @@ def run_compute(arts: list[Any]) -> Compute:
             c.failed.append(raw.id)
             continue
         t1 = pc()
-        tagged = entities_step(cleaned)
+        tagged = entities_step(cleaned, mode)
         t2 = pc()
         classified = classify_step(tagged)
         t3 = pc()
@@ -179,9 +181,10 @@ def run_compute(arts: list[Any]) -> Compute:
 
 def profile_compute(arts: list[Any], top: int = 25) -> tuple[str, list[dict[str, Any]]]:
     """cProfile of ``Enricher`` over ``arts`` (already warmed up): text report and the top functions."""
+    from newsflow.settings import get_settings
     from pipeline.enrich import Enricher
 
-    enricher = Enricher()
+    enricher = Enricher(entity_mode=get_settings().entity_mode)
     prof = cProfile.Profile()
     prof.enable()
     for a in arts:
@@ -218,7 +221,6 @@ def settings_for(bootstrap: str, tag: str, base: Path, web_port: int = 0, **extr
         "NEWSFLOW_OUT_DIR": str(base / "out"),
         "NEWSFLOW_DATA_DIR": str(base / "faust"),
         "NEWSFLOW_PARTITIONS": "4",
-        "NEWSFLOW_LOG_LEVEL": "warning",
         "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     if web_port:
@@ -593,6 +595,11 @@ def main(argv: list[str] | None = None) -> int:
                                   "quick": q}}
     where, base_arts = base_articles()
     r["corpus"], r["corpus_articles"] = where, len(base_arts)
+    from newsflow.settings import get_settings
+
+    st = get_settings()
+    r["settings"] = {"entity_mode": st.entity_mode, "stage_threads": getattr(st, "stage_threads", None),
+                     "partitions": 4, "dedup_partitions": st.dedup_partitions, "store": "memory://"}
     print(f"corpus: {len(base_arts)} articles from {where}; load {load()}", file=sys.stderr)
 
     # 1. compute ceiling

@@ -13,14 +13,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import io
 import os
+import pstats
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from evals.bench import (
     ROOT,
@@ -36,6 +41,60 @@ from evals.bench import (
     wait_ready,
 )
 
+PROJECT = ("/agents/", "/pipeline/", "/newsflow/", "/schemas/")
+
+
+class Sampler(threading.Thread):
+    """Wall-clock stack sampler over every thread (cProfile sees only the event-loop thread, and
+    the stateless stages run in ``asyncio.to_thread`` workers)."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        super().__init__(daemon=True, name="bench-sampler")
+        self.interval = interval
+        self.samples = 0
+        self.leaf: Counter[str] = Counter()
+        self.cum: Counter[str] = Counter()
+        self.project: Counter[str] = Counter()
+        self.stop_flag = threading.Event()
+
+    @staticmethod
+    def _fname(code: Any) -> str:
+        return f"{code.co_filename.rsplit('site-packages/', 1)[-1]}:{code.co_firstlineno}({code.co_name})"
+
+    def run(self) -> None:
+        me = threading.get_ident()
+        names = {}
+        while not self.stop_flag.wait(self.interval):
+            names = {t.ident: t.name for t in threading.enumerate()} if self.samples % 200 == 0 else names
+            self.samples += 1
+            for ident, frame in sys._current_frames().items():  # noqa: SLF001
+                if ident == me:
+                    continue
+                role = "loop" if names.get(ident) == "MainThread" else "thread"
+                self.leaf[f"[{role}] {self._fname(frame.f_code)}"] += 1
+                seen: set[str] = set()
+                f: Any = frame
+                first_project = None
+                while f is not None:
+                    n = self._fname(f.f_code)
+                    if n not in seen:
+                        seen.add(n)
+                        self.cum[f"[{role}] {n}"] += 1
+                    if first_project is None and any(p in f.f_code.co_filename for p in PROJECT):
+                        first_project = n
+                    f = f.f_back
+                if first_project:
+                    self.project[f"[{role}] {first_project}"] += 1
+
+    def report(self, top: int = 30) -> str:
+        out = [f"stack samples every {self.interval * 1000:.0f} ms: {self.samples} "
+               "(counts are per thread; idle threads sit in epoll/queue waits)"]
+        for title, c in (("leaf (self) frames", self.leaf), ("innermost project frame", self.project),
+                         ("cumulative (on stack)", self.cum)):
+            out.append(f"\n--- {title}")
+            out += [f"{n:7d} {100 * n / max(1, self.samples):6.1f}%  {k}" for k, n in c.most_common(top)]
+        return "\n".join(out)
+
 
 def _child(path: str) -> None:
     """Runs inside the worker process."""
@@ -44,12 +103,16 @@ def _child(path: str) -> None:
 
     warm_up()
     prof = cProfile.Profile()
+    sampler = Sampler()
+    sampler.start()
     prof.enable()
     try:
         run_worker()
     finally:
         prof.disable()
+        sampler.stop_flag.set()
         prof.dump_stats(path)
+        Path(path + ".samples.txt").write_text(sampler.report())
 
 
 async def _run(launcher, bootstrap: str, base: Path, arts, classified, prof_path: Path, dedup_only: bool):  # type: ignore[no-untyped-def]
@@ -99,12 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load {load()}", file=sys.stderr)
         asyncio.run(_run(launcher, broker.bootstrap, tmp / "w", arts, classified, prof_path, a.dedup_only))
         text, _top = summarise_profile(str(prof_path), a.top)
+        samples = Path(str(prof_path) + ".samples.txt")
+        text = (samples.read_text() if samples.exists() else "(no stack samples)") + "\n\n" + text
+        buf = io.StringIO()
+        pstats.Stats(str(prof_path), stream=buf).strip_dirs().print_callers(r"__init__.py:\d+\(debug\)")
+        text += "\n\n--- who logs at debug level\n" + buf.getvalue()
+        shutil.copy(prof_path, out.with_suffix(".prof"))
     finally:
         launcher.stop(tmp / "kafka")
         shutil.rmtree(tmp, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    print(text[:6000])
+    print(text[:9000])
     print(f"(full report: {out})")
     return 0
 
