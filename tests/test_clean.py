@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,3 +243,44 @@ def test_huge_plain_text_is_bounded() -> None:
     r = run(body)
     assert time.perf_counter() - t0 < TIME_BUDGET_S
     assert "text_truncated" in r.notes
+
+
+ARTICLE_SENTENCES = [
+    "The harbour council voted nine to three on Monday to build a new ferry terminal on the east quay.",
+    "Work is due to start in the spring and the terminal should open to passengers within two years.",
+    "The mayor said the vote was a good day for the town and for everyone who travels to the islands.",
+]
+
+
+def test_html_article_in_layout_table_is_extracted() -> None:
+    nav = "".join(f"<tr><td><a href='/s{i}'>Section {i}</a></td></tr>" for i in range(8))
+    cells = " ".join(ARTICLE_SENTENCES)
+    html = (f"<html><head><title>Ferry terminal</title></head><body><table>{nav}</table>"
+            f"<table><tr><td></td><td>{cells}</td></tr></table></body></html>")
+    r = clean(RawArticle(id="t", html=html))
+    for sentence in ARTICLE_SENTENCES:
+        assert sentence in r.text
+    assert "Section 3" not in r.text
+
+
+def test_html_hard_wrapped_article_is_kept_whole() -> None:
+    # Source line breaks inside a paragraph (about 50 characters a line) are spaces in HTML.
+    wrapped = "\n".join(textwrap.wrap(" ".join(ARTICLE_SENTENCES), 50))
+    html = f"<html><head><title>Ferry</title></head><body><div><p>{wrapped}</p></div></body></html>"
+    r = clean(RawArticle(id="w", html=html))
+    assert r.text.startswith(ARTICLE_SENTENCES[0])
+    assert ARTICLE_SENTENCES[1] in r.text
+
+
+@pytest.mark.parametrize(
+    "prologue",
+    ['<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN">\n<html xmogo.jpg" alt="Logo" width="145" /></a></td>\n',
+     '<!DOCTYPE htm\n  <div id="header">\n<a href="/">Home</a></div>\n'],
+)
+def test_html_broken_prologue_still_extracted(prologue: str) -> None:
+    # A page cut short at the start: libxml2 drops everything after the broken doctype/html tag.
+    paras = "".join(f"<p>{s}</p>" for s in ARTICLE_SENTENCES)
+    html = f'{prologue}<div id="main"><h1>Ferry</h1>{paras}</div><div>footer</div></body></html>'
+    r = clean(RawArticle(id="p", html=html))
+    assert ARTICLE_SENTENCES[0] in r.text and ARTICLE_SENTENCES[2] in r.text
+    assert "html_prologue_cut" in r.notes
