@@ -1,6 +1,13 @@
 """Train the packaged NER model (``pipeline/models/ner_conll``) on CoNLL-2003 eng.train.
 
     .venv/bin/python -m evals.train_ner [--max-steps N] [--out pipeline/models/ner_conll]
+    .venv/bin/python -m evals.train_ner --resume pipeline/models/ner_conll --learn-rate 0.0003 \
+        --max-steps 4000 --workdir /tmp/ner_resume
+
+``--resume`` continues from saved weights (both components sourced) with a fresh optimiser, a
+fixed batch size and a lower learning rate; ``model-best`` is still picked on the held-out 10% of
+eng.train. ``--workdir`` keeps the run directory, so an interrupted run still leaves its best
+checkpoint (``WORKDIR/out/model-best``) to copy by hand.
 
 The last 10% of eng.train documents are held out as the dev set used for model selection;
 eng.testa is never seen here (it is what ``evals.entities`` reports on). The raw data is read from
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -216,12 +224,33 @@ def to_docbin(docs, nlp, path: Path) -> None:
     db.to_disk(path)
 
 
+def _sourced(config: str, src: str) -> str:
+    """The config with tok2vec and ner taken from the pipeline at ``src`` (their model sections
+    dropped)."""
+    out, section = [], ""
+    for line in config.splitlines():
+        m = re.match(r"\[(.+)\]$", line)
+        if m:
+            section = m.group(1)
+            if section in ("components.tok2vec", "components.ner"):
+                out += [line, f'source = "{src}"']
+                continue
+        if section.startswith(("components.tok2vec", "components.ner")):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     default_out = Path(__file__).resolve().parent.parent / "pipeline/models/ner_conll"
     ap.add_argument("--out", default=str(default_out))
     ap.add_argument("--max-steps", type=int, default=6000)
     ap.add_argument("--dev-share", type=float, default=0.1)
+    ap.add_argument("--resume", default=None, help="saved pipeline to continue training from")
+    ap.add_argument("--learn-rate", type=float, default=None)
+    ap.add_argument("--eval-frequency", type=int, default=None)
+    ap.add_argument("--workdir", default=None, help="keep the run here (default: a temp dir)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -232,15 +261,25 @@ def main() -> None:
     n_dev = max(1, int(len(docs) * args.dev_share))
     train_docs, dev_docs = docs[:-n_dev], docs[-n_dev:]
     nlp = spacy.blank("en")
+    overrides: dict[str, object] = {"training.max_steps": args.max_steps}
+    if args.learn_rate is not None:
+        overrides["training.optimizer.learn_rate"] = args.learn_rate
+    if args.eval_frequency is not None:
+        overrides["training.eval_frequency"] = args.eval_frequency
+    config = CONFIG
+    if args.resume:
+        src = str(Path(args.resume).resolve())
+        # Both components sourced from the saved pipeline; batch size fixed at the end of the
+        # original schedule so the resumed run does not restart from tiny batches.
+        config = _sourced(config, src).replace("start = 100\n", "start = 1000\n")
     with tempfile.TemporaryDirectory() as tmp:
-        t = Path(tmp)
+        t = Path(args.workdir) if args.workdir else Path(tmp)
+        t.mkdir(parents=True, exist_ok=True)
         to_docbin(train_docs, nlp, t / "train.spacy")
         to_docbin(dev_docs, nlp, t / "dev.spacy")
-        (t / "config.cfg").write_text(CONFIG)
-        train(t / "config.cfg", t / "out", overrides={
-            "paths.train": str(t / "train.spacy"), "paths.dev": str(t / "dev.spacy"),
-            "training.max_steps": args.max_steps,
-        })
+        (t / "config.cfg").write_text(config)
+        overrides.update({"paths.train": str(t / "train.spacy"), "paths.dev": str(t / "dev.spacy")})
+        train(t / "config.cfg", t / "out", overrides=overrides)
         out = Path(args.out)
         if out.exists():
             shutil.rmtree(out)

