@@ -249,13 +249,23 @@ async def census(s: Settings, ids: list[str], res: Result) -> Result:
     return res
 
 
-async def _until_done(s: Settings, ids: list[str], timeout: float) -> bool:
+async def _until_done(s: Settings, ids: list[str], timeout: float, stall: float = 150.0) -> bool:
+    """Wait until every id is in the files; give up after ``timeout`` or ``stall`` s without progress."""
     wanted = set(ids)
+    progress = {"n": -1, "at": time.monotonic()}
 
     async def done() -> bool:
-        return wanted <= set(file_ids(Path(s.out_dir))) and await out_count(s) >= len(ids)
+        have = wanted & set(file_ids(Path(s.out_dir)))
+        if len(have) != progress["n"]:
+            progress.update(n=len(have), at=time.monotonic())
+        elif time.monotonic() - progress["at"] > stall:
+            raise TimeoutError(f"no progress for {stall}s at {len(have)} of {len(wanted)}")
+        return len(have) == len(wanted) and await out_count(s) >= len(ids)
 
-    return await wait_for(done, timeout, every=2.0)
+    try:
+        return await wait_for(done, timeout, every=2.0)
+    except TimeoutError:
+        return False
 
 
 async def _kill_when(s: Settings, workers: Workers, victim: subprocess.Popen[bytes], at: int, res: Result,
