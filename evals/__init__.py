@@ -3,4 +3,4 @@
 from pathlib import Path
 import os
 
-DATA = Path(os.environ.get("NEWSFLOW_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = Path(os.environ.get("NEWSFLOW_EVAL_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))

@@ -6,7 +6,7 @@ Default output: ``/tmp/newsflow/syndication.jsonl`` (never inside the repository
 per line: ``id, group, kind, category, split, title, text, published_at``. Records of one ``group``
 are copies of one story; every other pair is distinct. ``split`` (``tune``/``test``) is per group.
 
-Source articles are BBC articles (``$NEWSFLOW_DATA_DIR/bbc/<category>/NNN.txt``, title on line 1)
+Source articles are BBC articles (``$NEWSFLOW_EVAL_DATA/bbc/<category>/NNN.txt``, title on line 1)
 that have no real near-duplicate inside BBC (word 5-gram Jaccard < 0.2 and containment < 0.5 to
 every other article), so the only copies in the set are the ones made here. Variant kinds:
 
