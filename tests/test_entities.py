@@ -102,3 +102,15 @@ def test_empty_text():
     res = extract("")
     assert res.mentions == [] and res.index == []
     assert main_location(res) == (None, None)
+
+
+@pytest.mark.parametrize("mode", ["accurate", "fast"])
+def test_actor_cue_places_unknown_village(mode):
+    res = extract("On 3 May 2020, the OSCE SMM observed a total of 2 explosions near Xyzivka.", mode=mode)
+    assert main_location(res)[0] == "UA"
+
+
+def test_foreign_forces_do_not_win():
+    text = ("On 5 May 2020, PKK militants attacked Turkish army units positioned in Haftanin region "
+            "of Dahuk, Northern Iraq.")
+    assert main_location(extract(text))[0] == "IQ"

@@ -49,3 +49,17 @@ def test_nearest_same_named_place():
 
 def test_haversine():
     assert abs(haversine_km(0, 0, 0, 1) - 111.2) < 0.5
+
+
+def test_admin_areas_have_points():
+    gaz = gazetteer()
+    hiiraan = gaz.resolve("Hiiraan")
+    assert hiiraan.country == "SO" and hiiraan.feature == "admin" and hiiraan.lat is not None
+    assert gaz.resolve("Ghazni").feature == "city"  # a same-named town wins over its province
+
+
+def test_direction_prefix_and_cues():
+    gaz = gazetteer()
+    assert [e.country for e, _ in gaz.candidates("Northern Iraq")][:1] == ["IQ"]
+    assert gaz.cue("Taliban") == "AF" and gaz.cue("OSCE SMM") == "UA" and gaz.cue("pro-Houthi") == "YE"
+    assert gaz.cue("Reuters") is None
