@@ -15,7 +15,9 @@ What we add on top of plain ``trafilatura.extract`` (measured in ``evals/clean.p
   ``<!DOCTYPE`` or ``<html ...`` tag that makes libxml2 drop the body) cut off;
 * a line post-filter: boilerplate lines (copyright, "posted by", share/print/email links, ...),
   headline-like list items, and edge trimming - lines before the first and after the last
-  sentence-like paragraph (weather boxes, dates, section names, related links) are dropped.
+  sentence-like paragraph (weather boxes, dates, section names, related links) are dropped, and
+  everything from an end marker on ("Have your say", "Other stories", "0 Comments", ...) once a good
+  part (``END_MARKER_MIN_SHARE``) of the article is above it.
 
 Bounded work: the HTML is cut to ``MAX_HTML_CHARS`` characters before parsing, and to at most
 ``MAX_TAGS`` tags (so a hostile page of millions of tiny or deeply nested elements is cut short).
@@ -108,6 +110,20 @@ MIN_PROSE_WORDS = 10
 LONG_BLOCK_WORDS = 40
 
 
+# Lines that start what follows an article: comments, reader forums, other stories.
+_END_MARKER = re.compile(
+    r"^(?:other (?:recent )?(?:articles|stories|news)|more (?:headlines|stories|news|articles)\b|"
+    r"(?:reader |your |user )?comments?\b(?! on)|thanks for your comments|have your say|"
+    r"post (?:a|your) comment|add (?:a |your )?comment|leave a (?:comment|reply)|\d+ comments?\b|"
+    r"related (?:stories|articles|links|news|content)|recent (?:articles|stories|posts|news)|top stories|"
+    r"most (?:popular|read|viewed|emailed)|you might also like|also on|more from|"
+    r"latest (?:news|headlines|stories))",
+    re.I,
+)
+# Share of the prose words that must come before an end marker for it to cut. Chosen on half "A".
+END_MARKER_MIN_SHARE = 0.3
+
+
 def _words(line: str) -> int:
     return len(_WORD.findall(line))
 
@@ -138,6 +154,23 @@ def _split_cells(text: str) -> list[str]:
     return lines
 
 
+def _cut_at_end_marker(lines: list[str], notes: list[str]) -> list[str]:
+    """Cut at a short "Have your say" / "Other stories" / "0 Comments" line after the article.
+
+    Only once ``END_MARKER_MIN_SHARE`` of the prose words came before it (so a marker above the
+    article, in the page header, cuts nothing).
+    """
+    total = sum(_words(ln) for ln in lines if _is_prose(ln))
+    seen = 0
+    for i, line in enumerate(lines):
+        if total and seen >= END_MARKER_MIN_SHARE * total and _words(line) <= 12 and _END_MARKER.match(line):
+            notes.append("html_end_marker")
+            return lines[:i]
+        if _is_prose(line):
+            seen += _words(line)
+    return lines
+
+
 def post_filter(text: str) -> tuple[str, list[str]]:
     """Drop boilerplate lines from trafilatura's text output; return the text and notes."""
     notes: list[str] = []
@@ -153,6 +186,7 @@ def post_filter(text: str) -> tuple[str, list[str]]:
             notes.append("html_boilerplate_line")
             continue
         lines.append(line)
+    lines = _cut_at_end_marker(lines, notes)
     first = next((i for i, ln in enumerate(lines) if _is_prose(ln)), None)
     if first is not None:
         last = max(i for i, ln in enumerate(lines) if _is_prose(ln))

@@ -284,3 +284,14 @@ def test_html_broken_prologue_still_extracted(prologue: str) -> None:
     r = clean(RawArticle(id="p", html=html))
     assert ARTICLE_SENTENCES[0] in r.text and ARTICLE_SENTENCES[2] in r.text
     assert "html_prologue_cut" in r.notes
+
+
+def test_html_reader_comments_after_end_marker_dropped() -> None:
+    paras = "".join(f"<p>{s}</p>" for s in ARTICLE_SENTENCES)
+    comment = "<p>I think the council has wasted our money again on this terminal, and nobody asked us.</p>"
+    html = (f"<html><head><title>Ferry</title></head><body><article>{paras}<h3>Have your say</h3>"
+            f"{comment}</article></body></html>")
+    r = clean(RawArticle(id="c", html=html))
+    assert ARTICLE_SENTENCES[2] in r.text
+    assert "wasted our money" not in r.text
+    assert "html_end_marker" in r.notes
