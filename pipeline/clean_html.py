@@ -21,8 +21,8 @@ What we add on top of plain ``trafilatura.extract`` (measured in ``evals/clean.p
 
 Bounded work: the HTML is cut to ``MAX_HTML_CHARS`` characters before parsing, and to at most
 ``MAX_TAGS`` tags (so a hostile page of millions of tiny or deeply nested elements is cut short).
-Each extra extraction pass runs only while the time spent so far plus the slowest pass so far stays
-within ``EXTRA_PASS_BUDGET_S``, so the extra passes can at most add one pass's time to that budget.
+Each extra extraction pass runs only if the time spent so far plus the slowest pass so far fits in
+``EXTRA_PASS_BUDGET_S``; otherwise it is skipped (note ``html_extra_pass_skipped``).
 """
 
 from __future__ import annotations

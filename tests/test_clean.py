@@ -224,6 +224,8 @@ def test_nothing_usable_raises_value_error(raw: RawArticle) -> None:
     "html",
     ["<div>" * 200_000 + "<p>Deep text that goes on and on in a sentence.</p>",
      "<html><body>" + "<p>All work and no play makes a dull story, said the editor. " * 400_000,
+     "<html><body><table><tr><td>" + "<p>All work and no play makes a dull story, said the editor. " * 400_000,
+     "<!DOCTYPE htm\n<html x" + "<table><tr><td>All work and no play, said the editor. " * 100_000,
      "<html><head><title>unclosed" + "<" * 50_000,
      "<p>" + "\ud7ff&#0;&#xFFFFFF;<!--" * 10_000],
 )
