@@ -262,3 +262,17 @@ async def _sink_on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> N
 @app.on_partitions_assigned.connect
 async def _sink_on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
     FILE_SINK.forget()
+
+
+@app.timer(interval=5.0)
+async def consumer_lag() -> None:
+    """``newsflow_consumer_lag``: log end minus this worker's position, per assigned partition."""
+    consumer = app.consumer
+    for tp in list(consumer.assignment()):
+        try:
+            position = await consumer.position(tp)
+            highwater = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - a metric must never disturb the worker
+            continue
+        if position is not None and highwater is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))

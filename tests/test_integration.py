@@ -79,6 +79,12 @@ def test_seeds_flow_through_broker_and_worker(pipeline_env: dict[str, str], tmp_
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         assert 'newsflow_processed_total{stage="clean"} 2.0' in metrics
         assert 'newsflow_dead_lettered_total{stage="clean"} 2.0' in metrics
+        assert "newsflow_stage_seconds_bucket" in metrics
+        deadline = time.monotonic() + 30
+        while "newsflow_consumer_lag{" not in metrics and time.monotonic() < deadline:
+            time.sleep(1)
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        assert "newsflow_consumer_lag{" in metrics
         assert worker.poll() is None, "the worker must survive bad input"
     finally:
         stop_worker(worker)
