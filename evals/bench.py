@@ -24,7 +24,9 @@ Sections (printed as a table and written as JSON to ``out/bench.json``):
 
 Corpus: ``../shared/data/bbc/*/*.txt`` (title on line 1), read at run time; ``seeds/`` if absent.
 Counts above the corpus size are made of variants (new id, one sentence appended), so every
-message is distinct. The machine's load average is recorded next to every timed section.
+message is distinct; variants are near-duplicates of the originals, so the long replay is a
+syndication-heavy case for the dedup index (its band buckets grow with every copy).
+The machine's load average is recorded next to every timed section.
 """
 
 from __future__ import annotations
@@ -513,6 +515,7 @@ async def run_workers(launcher: Any, bootstrap: str, base: Path, base_arts: list
             "slope_mb_per_1000_articles_second_half": 1000 * slope(half),
             "slope_mb_per_1000_articles_all": 1000 * slope([(p, r / 1024) for _, p, r in samples]),
             "peak_rss_mb_1w": w1.peaks_mb(), "load_avg": la,
+            "long_corpus": "near-duplicate variants of the corpus (new id, one sentence appended)",
         }
         print(f"  long replay: {flow.seen} articles, RSS {samples[0][2] / 1024:.0f} -> "
               f"{samples[-1][2] / 1024:.0f} MB", file=sys.stderr)
