@@ -122,6 +122,14 @@ _END_MARKER = re.compile(
 )
 # Share of the prose words that must come before an end marker for it to cut. Chosen on half "A".
 END_MARKER_MIN_SHARE = 0.3
+# Reader comments can outweigh the article: a comments header cuts once this many prose words
+# precede it, whatever their share.
+_COMMENTS_MARKER = re.compile(
+    r"^(?:thanks for your comments|have your say|post (?:a|your) comment|add (?:a |your )?comment|"
+    r"leave a (?:comment|reply)|\d+ comments?\b|(?:reader |your )?comments?\s*(?:\(\d+\))?\s*:?$)",
+    re.I,
+)
+COMMENTS_MARKER_MIN_WORDS = 50
 
 
 def _words(line: str) -> int:
@@ -157,13 +165,17 @@ def _split_cells(text: str) -> list[str]:
 def _cut_at_end_marker(lines: list[str], notes: list[str]) -> list[str]:
     """Cut at a short "Have your say" / "Other stories" / "0 Comments" line after the article.
 
-    Only once ``END_MARKER_MIN_SHARE`` of the prose words came before it (so a marker above the
-    article, in the page header, cuts nothing).
+    Only once ``END_MARKER_MIN_SHARE`` of the prose words came before it, or for a comments header
+    ``COMMENTS_MARKER_MIN_WORDS`` of them (so a marker above the article, in the page header, cuts
+    nothing).
     """
     total = sum(_words(ln) for ln in lines if _is_prose(ln))
     seen = 0
     for i, line in enumerate(lines):
-        if total and seen >= END_MARKER_MIN_SHARE * total and _words(line) <= 12 and _END_MARKER.match(line):
+        if seen and _words(line) <= 12 and (
+            (seen >= END_MARKER_MIN_SHARE * total and _END_MARKER.match(line))
+            or (seen >= COMMENTS_MARKER_MIN_WORDS and _COMMENTS_MARKER.match(line))
+        ):
             notes.append("html_end_marker")
             return lines[:i]
         if _is_prose(line):

@@ -297,3 +297,16 @@ def test_html_reader_comments_after_end_marker_dropped() -> None:
     assert ARTICLE_SENTENCES[2] in r.text
     assert "wasted our money" not in r.text
     assert "html_end_marker" in r.notes
+
+
+def test_html_long_reader_comments_dropped_and_header_marker_ignored() -> None:
+    paras = "".join(f"<p>{s}</p>" for s in ARTICLE_SENTENCES)
+    comments = "".join(
+        f"<p>Reader {i} thinks the council has wasted our money again on this terminal, and nobody asked.</p>"
+        for i in range(8)
+    )
+    html = (f"<html><head><title>Ferry</title></head><body><article><p>0 Comments</p>{paras}"
+            f"<p>Have your say</p>{comments}</article></body></html>")
+    r = clean(RawArticle(id="c", html=html))
+    assert all(s in r.text for s in ARTICLE_SENTENCES)
+    assert "wasted our money" not in r.text
