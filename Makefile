@@ -74,7 +74,7 @@ bench: setup
 	$(PY) -m evals.bench
 
 chaos: setup
-	$(PY) -m pytest -q -m chaos -p no:cacheprovider tests/test_chaos.py
+	$(PY) -m pytest -q -s -m chaos -p no:cacheprovider tests/test_chaos.py
 
 clean:
 	rm -rf .run out build *.egg-info .pytest_cache

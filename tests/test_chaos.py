@@ -1,7 +1,7 @@
 """Nothing lost: kill -9 a worker, fail over between workers, restart the broker, mid-stream.
 
 The scenarios live in ``evals/chaos.py``. ``make chaos`` runs the 2,000-article forms (marker
-``chaos``, skipped unless selected with ``-m chaos``); the normal suite runs a 300-article crash.
+``chaos``, deselected by the default ``-m 'not chaos'`` in pyproject.toml); the normal suite runs a 300-article crash.
 Each test prints one row: in, out, dead-lettered, lost, duplicated (topic), file lines, file
 duplicates, file misses, seconds.
 """
@@ -16,12 +16,6 @@ import pytest
 from evals.chaos import Result, broker_restart, crash, failover, scenario_env
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def chaos_selected(request: pytest.FixtureRequest) -> None:
-    if "chaos" not in (request.config.getoption("-m") or ""):
-        pytest.skip("long chaos scenario: run with `make chaos` (pytest -m chaos)")
 
 
 def _report(res: Result, capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,7 +42,7 @@ def test_crash_short(kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.chaos
-def test_crash_2000_two_kills(chaos_selected: None, kafka: str, tmp_path: Path,
+def test_crash_2000_two_kills(kafka: str, tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
     res = asyncio.run(crash(scenario_env(kafka, tmp_path), tmp_path, n=2000, kills=2))
     _report(res, capsys)
@@ -56,7 +50,7 @@ def test_crash_2000_two_kills(chaos_selected: None, kafka: str, tmp_path: Path,
 
 
 @pytest.mark.chaos
-def test_failover_2000(chaos_selected: None, kafka: str, tmp_path: Path,
+def test_failover_2000(kafka: str, tmp_path: Path,
                        capsys: pytest.CaptureFixture[str]) -> None:
     res = asyncio.run(failover(scenario_env(kafka, tmp_path), tmp_path, n=2000))
     _report(res, capsys)
@@ -64,7 +58,7 @@ def test_failover_2000(chaos_selected: None, kafka: str, tmp_path: Path,
 
 
 @pytest.mark.chaos
-def test_broker_restart_2000(chaos_selected: None, tmp_path: Path,
+def test_broker_restart_2000(tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     """A dedicated broker (own port and data folder) stops mid-stream and comes back on the same data."""
     res = asyncio.run(broker_restart(tmp_path, n=2000))
