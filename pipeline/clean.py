@@ -290,8 +290,11 @@ def _dedupe(notes: list[str]) -> list[str]:
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code from langdetect (seeded: deterministic), or None for too little text."""
-    sample = text[:2000]
+    """ISO 639-1 code from langdetect (seeded: deterministic), or None for too little text.
+
+    The first 600 characters are plenty for a news article and keep langdetect (which otherwise
+    dominated the clean stage's cost in ``make bench``) to a third of the time."""
+    sample = text[:600]
     if len(re.findall(r"\w+", sample)) < 4:
         return None
     try:
