@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from newsflow.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "data" / "bbc"
 SEEDS = ROOT / "seeds"
@@ -215,27 +217,13 @@ def summarise_profile(prof: cProfile.Profile | str, top: int = 25) -> tuple[str,
 
 def settings_for(bootstrap: str, tag: str, base: Path, web_port: int = 0, **extra: str) -> dict[str, str]:
     """NEWSFLOW_* environment isolating one app (like tests/conftest.py ``pipeline_env``)."""
-    env = {
-        "NEWSFLOW_KAFKA_BOOTSTRAP": bootstrap,
-        "NEWSFLOW_APP_ID": f"nf-bench-{tag}",
-        "NEWSFLOW_TOPIC_PREFIX": f"b{tag}",
-        "NEWSFLOW_STORE": "memory://",
-        "NEWSFLOW_OUT_DIR": str(base / "out"),
-        "NEWSFLOW_DATA_DIR": str(base / "faust"),
-        "NEWSFLOW_PARTITIONS": "4",
-        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
+    from newsflow.demo import isolated_env
+
+    env = isolated_env(bootstrap, base, "bench", tag)
     if web_port:
         env["NEWSFLOW_WEB_PORT"] = str(web_port)
     env.update(extra)
     return env
-
-
-def to_settings(env: dict[str, str]) -> Any:
-    from newsflow.settings import Settings
-
-    return Settings(**{k.removeprefix("NEWSFLOW_").lower(): v for k, v in env.items()
-                       if k.startswith("NEWSFLOW_")})
 
 
 def rss_kb(pid: int) -> tuple[int, int]:
@@ -376,7 +364,7 @@ async def run_kafka_ceiling(bootstrap: str, base: Path,
     from newsflow.kafka import ensure_topics
 
     tag = uuid.uuid4().hex[:8]
-    s = to_settings(settings_for(bootstrap, "k" + tag, base))
+    s = Settings.from_env(settings_for(bootstrap, "k" + tag, base))
     await ensure_topics(s)
     la = load()
     # Pass-through: raw topic → the consumer reads the very same topic.
@@ -397,7 +385,7 @@ class Workers:
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.env = settings_for(bootstrap, tag, base)
-        self.s = to_settings(self.env)
+        self.s = Settings.from_env(self.env)
         self.procs = []
         self.samples: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
         for i in range(n):

@@ -25,13 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +40,7 @@ from typing import Any
 import orjson
 
 from agents.sink import read_all
-from newsflow.demo import start_worker, stop_worker
+from newsflow.demo import isolated_env, start_worker, stop_worker
 from newsflow.kafka import end_offsets, ensure_topics, producer, read_topic
 from newsflow.settings import Settings
 from schemas import RawArticle
@@ -154,21 +152,13 @@ def launcher() -> Any:
 
 def scenario_env(bootstrap: str, workdir: Path) -> dict[str, str]:
     """NEWSFLOW_* settings isolating one scenario: own topics, consumer group, output folder."""
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "NEWSFLOW_KAFKA_BOOTSTRAP": bootstrap,
-        "NEWSFLOW_APP_ID": f"nf-chaos-{tag}",
-        "NEWSFLOW_TOPIC_PREFIX": f"c{tag}",
-        "NEWSFLOW_STORE": "memory://",
-        "NEWSFLOW_OUT_DIR": str(workdir / "out"),
-        "NEWSFLOW_DATA_DIR": str(workdir / "faust"),
-        "NEWSFLOW_PARTITIONS": "4",
-        "NEWSFLOW_SINK_FLUSH_SECONDS": "0.5",
-        "NEWSFLOW_SINK_BATCH": "100",
-        "BROKER_SESSION_TIMEOUT": "10",
-        "BROKER_HEARTBEAT_INTERVAL": "1",
-        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
+    return isolated_env(
+        bootstrap, workdir, "chaos",
+        NEWSFLOW_SINK_FLUSH_SECONDS="0.5",
+        NEWSFLOW_SINK_BATCH="100",
+        BROKER_SESSION_TIMEOUT="10",
+        BROKER_HEARTBEAT_INTERVAL="1",
+    )
 
 
 class Workers:

@@ -23,6 +23,27 @@ from newsflow.replay import replay
 from newsflow.settings import Settings, get_settings
 
 
+def isolated_env(bootstrap: str, workdir: Path, name: str, tag: str | None = None, **extra: str) -> dict[str, str]:
+    """NEWSFLOW_* variables isolating one run on a shared broker: its own topics (prefix), consumer
+    group and changelogs (app id), output and state folders. ``extra`` adds or overrides variables."""
+    import uuid
+
+    tag = tag or uuid.uuid4().hex[:8]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {
+        "NEWSFLOW_KAFKA_BOOTSTRAP": bootstrap,
+        "NEWSFLOW_APP_ID": f"nf-{name}-{tag}",
+        "NEWSFLOW_TOPIC_PREFIX": f"{name[0]}{tag}",
+        "NEWSFLOW_STORE": "memory://",
+        "NEWSFLOW_OUT_DIR": str(workdir / "out"),
+        "NEWSFLOW_DATA_DIR": str(workdir / "faust"),
+        "NEWSFLOW_PARTITIONS": "4",
+        "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    env.update(extra)
+    return env
+
+
 def start_worker(env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
     """A real worker process (``newsflow worker``) with the given NEWSFLOW_* overrides."""
     full = {**os.environ, **(env or {})}

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         100_000, ge=1000, description="offsets per partition within which the sink skips upstream copies"
     )
 
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Settings:
+        """Settings from a mapping of ``NEWSFLOW_*`` variables (as handed to a worker process)."""
+        prefix = "NEWSFLOW_"
+        return cls(**{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)})
+
     def topic(self, stage: str) -> str:
         return f"{self.topic_prefix}.{stage}"
 

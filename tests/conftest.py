@@ -4,13 +4,13 @@ the jars that ``deploy/kafka`` fetches, on a free port in a temporary folder, on
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from newsflow.demo import isolated_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_6b2718a8a06e0f9d.txt"
@@ -50,16 +50,9 @@ def seed_text() -> str:
 @pytest.fixture
 def pipeline_env(kafka, tmp_path, launcher) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """NEWSFLOW_* settings isolating one test: own topics, consumer group, output folder."""
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "NEWSFLOW_KAFKA_BOOTSTRAP": kafka,
-        "NEWSFLOW_APP_ID": f"nf-test-{tag}",
-        "NEWSFLOW_TOPIC_PREFIX": f"t{tag}",
-        "NEWSFLOW_STORE": "memory://",
-        "NEWSFLOW_OUT_DIR": str(tmp_path / "out"),
-        "NEWSFLOW_DATA_DIR": str(tmp_path / "faust"),
-        "NEWSFLOW_WEB_PORT": str(launcher.free_port()),
-        "NEWSFLOW_PARTITIONS": "2",
-        "NEWSFLOW_SINK_FLUSH_SECONDS": "0.5",
-        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
+    return isolated_env(
+        kafka, tmp_path, "test",
+        NEWSFLOW_WEB_PORT=str(launcher.free_port()),
+        NEWSFLOW_PARTITIONS="2",
+        NEWSFLOW_SINK_FLUSH_SECONDS="0.5",
+    )

@@ -54,7 +54,7 @@ async def consume(bootstrap: str, topic: str, group: str, want: int, timeout: fl
 
 def test_documented_consumer_receives_valid_enriched_seed(pipeline_env: dict[str, str], tmp_path: Path) -> None:
     env = pipeline_env
-    s = Settings(**{k.removeprefix("NEWSFLOW_").lower(): v for k, v in env.items() if k.startswith("NEWSFLOW_")})
+    s = Settings.from_env(env)
     topic = f"{env['NEWSFLOW_TOPIC_PREFIX']}.enriched"   # <prefix>.enriched, as the docs name it
     worker = start_worker(env, log=tmp_path / "worker.log")
     try:

@@ -20,10 +20,6 @@ from newsflow.settings import Settings
 pytestmark = pytest.mark.kafka
 
 
-def _settings(env: dict[str, str]) -> Settings:
-    return Settings(**{k.removeprefix("NEWSFLOW_").lower(): v for k, v in env.items() if k.startswith("NEWSFLOW_")})
-
-
 def _syndicated(text: str) -> str:
     """A wire rewrite: new headline, the caption line dropped, a few words edited, a tail added."""
     lines = text.splitlines()
@@ -44,7 +40,7 @@ async def _send(s: Settings, items: list[tuple[int, bytes, bytes]]) -> None:
 
 def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str], tmp_path: Path,
                                                      launcher, seed_text: str) -> None:  # type: ignore[no-untyped-def]
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     assert s.partitions == 2
     asyncio.run(ensure_topics(s))
     original = from_text(seed_text)

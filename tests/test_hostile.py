@@ -97,11 +97,6 @@ def test_the_worker_guard_also_catches_unexpected_exceptions() -> None:
     assert out.data is None and out.letter and out.letter.error_class == "RecursionError"
 
 
-def _settings(env: dict[str, str]) -> Settings:
-    prefix = "NEWSFLOW_"
-    return Settings(**{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)})
-
-
 def _found(key: bytes | None, value: bytes) -> set[str]:
     """Tracking ids a message of the enriched or dead-letter topic accounts for."""
     text = (key or b"")[:500].decode("utf-8", "replace")
@@ -119,7 +114,7 @@ def _found(key: bytes | None, value: bytes) -> set[str]:
 
 @pytest.mark.kafka
 def test_hostile_corpus_through_broker_and_worker(pipeline_env: dict[str, str], tmp_path: Path) -> None:
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     worker = start_worker(pipeline_env, log=tmp_path / "worker.log")
     try:
         async def scenario() -> tuple[dict[str, dict], dict[str, dict]]:

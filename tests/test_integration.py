@@ -20,10 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.kafka
 
 
-def _settings(env: dict[str, str]) -> Settings:
-    return Settings(**{k.removeprefix("NEWSFLOW_").lower(): v for k, v in env.items() if k.startswith("NEWSFLOW_")})
-
-
 def _wait_files(out: Path, n: int, timeout: float = 30.0) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -35,7 +31,7 @@ def _wait_files(out: Path, n: int, timeout: float = 30.0) -> list[dict]:
 
 
 def test_seeds_flow_through_broker_and_worker(pipeline_env: dict[str, str], tmp_path: Path) -> None:
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     worker = start_worker(pipeline_env, log=tmp_path / "worker.log")
     try:
         async def scenario() -> tuple[list[bytes], list[bytes], list[str]]:

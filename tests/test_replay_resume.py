@@ -21,11 +21,6 @@ from newsflow.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _settings(env: dict[str, str]) -> Settings:
-    return Settings(**{k.removeprefix("NEWSFLOW_").lower(): v
-                       for k, v in env.items() if k.startswith("NEWSFLOW_")})
-
-
 def _backlog(folder: Path, n: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = [orjson.dumps({"id": f"art-{i:03d}", "title": f"Article {i}",
@@ -59,7 +54,7 @@ def test_checkpoint_roundtrip_and_mismatch(tmp_path: Path) -> None:
 @pytest.mark.kafka
 def test_interrupted_replay_resumes_without_gaps_or_repeats(pipeline_env: dict[str, str],
                                                             tmp_path: Path) -> None:
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     backlog = [_backlog(tmp_path / "backlog", 12)]
     ckpt = tmp_path / "replay.ckpt"
 
@@ -80,7 +75,7 @@ def test_interrupted_replay_resumes_without_gaps_or_repeats(pipeline_env: dict[s
 @pytest.mark.kafka
 def test_sigterm_during_replay_writes_checkpoint(pipeline_env: dict[str, str], tmp_path: Path) -> None:
     """What ``docker stop`` does to the replay service: SIGTERM, then a rerun finishes the job."""
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     backlog = _backlog(tmp_path / "backlog", 40)
     ckpt = tmp_path / "replay.ckpt"
     env = {**os.environ, **pipeline_env}
@@ -107,7 +102,7 @@ def test_sigterm_during_replay_writes_checkpoint(pipeline_env: dict[str, str], t
 def test_reprocess_commits_raw_from_start_and_skips_intermediate(pipeline_env: dict[str, str]) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
 
     async def scenario() -> tuple[dict, dict]:
         await replay(s, [ROOT / "seeds"], progress=False)
@@ -142,7 +137,7 @@ def test_reprocess_runs_the_backlog_again_through_a_worker(pipeline_env: dict[st
                                                           tmp_path: Path) -> None:
     from newsflow.demo import start_worker, stop_worker
 
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     enriched = s.topic("enriched")
 
     def run_worker_until(expected: int) -> list[bytes]:

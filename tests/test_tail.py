@@ -75,10 +75,6 @@ def test_summary_is_one_readable_block() -> None:
 
 # --- real broker --------------------------------------------------------------------------------
 
-def _settings(env: dict[str, str]) -> Settings:
-    return Settings(**{k.removeprefix("NEWSFLOW_").lower(): v
-                       for k, v in env.items() if k.startswith("NEWSFLOW_")})
-
 
 def _read_lines(proc: subprocess.Popen[bytes], n: int, timeout: float) -> list[str]:
     assert proc.stdout is not None
@@ -97,7 +93,7 @@ def _read_lines(proc: subprocess.Popen[bytes], n: int, timeout: float) -> list[s
 
 @pytest.mark.kafka
 def test_tail_follow_with_filters_on_a_real_broker(pipeline_env: dict[str, str], tmp_path: Path) -> None:
-    s = _settings(pipeline_env)
+    s = Settings.from_env(pipeline_env)
     topic = s.topic("enriched")
 
     async def produce(docs: list[dict]) -> None:
