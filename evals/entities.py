@@ -1,6 +1,7 @@
 """Entity stage evaluation.
 
-    .venv/bin/python -m evals.entities [--mode fast|accurate|both] [--limit N]
+    .venv/bin/python -m evals.entities [--mode fast|accurate|both] [--limit N] [--conll-only]
+        [--conll-split testa|traindev]
 
 1. CoNLL-2003 eng.testa (never used for training or model selection): entity-level micro
    precision/recall/F1, exact character span and type, for PER/ORG/LOC. Each document is given to
@@ -35,10 +36,18 @@ from evals.train_ner import iob1_spans, read_conll  # noqa: E402
 TYPE_MAP = {"PERSON": "PER", "PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
 
 
-def conll_docs(limit: int | None = None) -> list[tuple[str, set[tuple[int, int, str]], int]]:
-    """(text, gold spans as (start, end, type), word count) per eng.testa document."""
+def conll_docs(limit: int | None = None, split: str = "testa",
+               ) -> list[tuple[str, set[tuple[int, int, str]], int]]:
+    """(text, gold spans as (start, end, type), word count) per eng.testa document (``split``
+    "traindev": the last 10% of eng.train documents, the model-selection set of
+    ``evals.train_ner``, for tuning post-processing without looking at eng.testa)."""
     out = []
-    for doc in read_conll(DATA / "conll2003" / "eng.testa")[:limit]:
+    if split == "traindev":
+        train = read_conll(DATA / "conll2003" / "eng.train")
+        docs = train[-max(1, int(len(train) * 0.1)):]
+    else:
+        docs = read_conll(DATA / "conll2003" / "eng.testa")
+    for doc in docs[:limit]:
         lines, gold, pos = [], set(), 0
         for sent in doc:
             starts = []
@@ -129,20 +138,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=("fast", "accurate", "both"), default="both")
     ap.add_argument("--limit", type=int, default=None, help="first N documents / rows of each set")
+    ap.add_argument("--conll-only", action="store_true", help="skip the ACLED part")
+    ap.add_argument("--conll-split", choices=("testa", "traindev"), default="testa",
+                    help="traindev: the eng.train dev split (model selection / tuning) instead")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    docs = conll_docs(args.limit)
-    rows = acled_rows(args.limit)
+    docs = conll_docs(args.limit, args.conll_split)
+    rows = [] if args.conll_only else acled_rows(args.limit)
     modes = ("fast", "accurate") if args.mode == "both" else (args.mode,)
     for mode in modes:
         c = eval_conll(mode, docs)
         print(f"== mode={mode}")
-        print(f"CoNLL-2003 eng.testa ({len(docs)} docs, {c['words']} words; MISC excluded)")
+        name = "eng.testa" if args.conll_split == "testa" else "eng.train dev split"
+        print(f"CoNLL-2003 {name} ({len(docs)} docs, {c['words']} words; MISC excluded)")
         for typ in ("PER", "ORG", "LOC", "micro"):
             p, r, f = c[typ]
             print(f"  {typ:<5} P={p:.3f} R={r:.3f} F1={f:.3f}")
         print(f"  speed {c['wps']:,.0f} words/s (one core, CPU time)")
+        if args.conll_only:
+            continue
         a = eval_acled(mode, rows)
         for split in ("dev", "test"):
             s = a[split]

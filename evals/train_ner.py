@@ -1,8 +1,14 @@
 """Train the packaged NER model (``pipeline/models/ner_conll``) on CoNLL-2003 eng.train.
 
-    .venv/bin/python -m evals.train_ner [--max-steps N] [--out pipeline/models/ner_conll]
+    nice -n 5 .venv/bin/python -m evals.train_ner [--max-steps N] [--max-minutes M] \
+        [--out pipeline/models/ner_conll] [--workdir DIR]
     .venv/bin/python -m evals.train_ner --resume pipeline/models/ner_conll --learn-rate 0.0003 \
         --max-steps 4000 --workdir /tmp/ner_resume
+
+Training examples are whole CoNLL documents (not sentences), with the sentences joined by "\n"
+tokens exactly as ``evals.entities`` and the pipeline present text (one sentence per line), so the
+model sees document context and the newline tokens it meets at inference. ``--max-minutes`` stops
+the run after the first evaluation past a wall-clock budget (``model-best`` is saved by then).
 
 ``--resume`` continues from saved weights (both components sourced) with a fresh optimiser, a
 fixed batch size and a lower learning rate; ``model-best`` is still picked on the held-out 10% of
@@ -55,13 +61,13 @@ factory = "tok2vec"
 [components.tok2vec.model.embed]
 @architectures = "spacy.MultiHashEmbed.v2"
 width = ${components.tok2vec.model.encode.width}
-attrs = ["NORM","PREFIX","SUFFIX","SHAPE"]
-rows = [10000,2500,2500,2500]
+attrs = ["NORM","PREFIX","SUFFIX","SHAPE","ORTH"]
+rows = [15000,3000,5000,1000,6000]
 include_static_vectors = false
 
 [components.tok2vec.model.encode]
 @architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 96
+width = 128
 depth = 4
 window_size = 1
 maxout_pieces = 3
@@ -110,12 +116,12 @@ dev_corpus = "corpora.dev"
 train_corpus = "corpora.train"
 seed = ${system.seed}
 gpu_allocator = ${system.gpu_allocator}
-dropout = 0.1
+dropout = 0.15
 accumulate_gradient = 1
-patience = 3000
+patience = 0
 max_epochs = 0
 max_steps = 6000
-eval_frequency = 400
+eval_frequency = 500
 frozen_components = []
 annotating_components = []
 before_to_disk = null
@@ -135,8 +141,9 @@ compound = 1.001
 t = 0.0
 
 [training.logger]
-@loggers = "spacy.ConsoleLogger.v1"
+@loggers = "newsflow.TimedConsoleLogger.v1"
 progress_bar = false
+max_minutes = 0
 
 [training.optimizer]
 @optimizers = "Adam.v1"
@@ -205,23 +212,67 @@ def iob1_spans(tags: list[str]) -> list[tuple[int, int, str]]:
     return spans
 
 
-def to_docbin(docs, nlp, path: Path) -> None:
+def to_docbin(docs, nlp, path: Path, newlines: bool = True) -> None:
     from spacy.tokens import Doc, DocBin, Span
 
     db = DocBin()
     for d in docs:
-        words = [w for s in d for w, _ in s]
-        sent_starts = [j == 0 for s in d for j in range(len(s))]
-        doc = Doc(nlp.vocab, words=words, sent_starts=sent_starts)
-        offset = 0
+        words: list[str] = []
+        spaces: list[bool] = []
+        sent_starts: list[bool] = []
+        offsets = []
+        for k, s in enumerate(d):
+            if k and newlines:  # "...word\nWord ...": one sentence per line, as extract() is given
+                spaces[-1] = False
+                words.append("\n")
+                spaces.append(False)
+                sent_starts.append(False)
+            offsets.append(len(words))
+            words += [w for w, _ in s]
+            spaces += [True] * len(s)
+            sent_starts += [j == 0 for j in range(len(s))]
+        spaces[-1] = False
+        doc = Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=sent_starts)
         ents = []
-        for s in d:
+        for offset, s in zip(offsets, d, strict=True):
             for a, b, lab in iob1_spans([t for _, t in s]):
                 ents.append(Span(doc, offset + a, offset + b, label=lab))
-            offset += len(s)
         doc.ents = ents
         db.add(doc)
     db.to_disk(path)
+
+
+class TimeUp(Exception):
+    """Raised by the timed logger after a checkpoint once the wall-clock budget is spent."""
+
+
+def _register_logger() -> None:
+    """``newsflow.TimedConsoleLogger.v1``: spaCy's console logger that stops training (by raising
+    ``TimeUp`` right after an evaluation, i.e. after ``model-best`` is saved) once ``max_minutes``
+    of wall-clock time have passed (0: no limit)."""
+    import time
+
+    import spacy
+    from spacy.training.loggers import console_logger
+
+    @spacy.registry.loggers("newsflow.TimedConsoleLogger.v1")
+    def timed_logger(progress_bar: bool = False, max_minutes: float = 0):
+        base = console_logger(progress_bar=progress_bar)
+
+        def setup(nlp, stdout=None, stderr=None):
+            import sys
+
+            log_step, finalize = base(nlp, stdout or sys.stdout, stderr or sys.stderr)
+            t0 = time.monotonic()
+
+            def step(info):
+                log_step(info)
+                if info is not None and max_minutes and time.monotonic() - t0 > 60 * max_minutes:
+                    raise TimeUp(f"{max_minutes} min wall-clock budget spent at step {info['step']}")
+
+            return step, finalize
+
+        return setup
 
 
 def _sourced(config: str, src: str) -> str:
@@ -251,6 +302,11 @@ def main() -> None:
     ap.add_argument("--learn-rate", type=float, default=None)
     ap.add_argument("--eval-frequency", type=int, default=None)
     ap.add_argument("--workdir", default=None, help="keep the run here (default: a temp dir)")
+    ap.add_argument("--dropout", type=float, default=None)
+    ap.add_argument("--max-minutes", type=float, default=0,
+                    help="wall-clock budget; stops after the first evaluation past it (0: none)")
+    ap.add_argument("--no-newlines", action="store_true",
+                    help="join a document's sentences with spaces (default: one per line)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -261,9 +317,12 @@ def main() -> None:
     n_dev = max(1, int(len(docs) * args.dev_share))
     train_docs, dev_docs = docs[:-n_dev], docs[-n_dev:]
     nlp = spacy.blank("en")
-    overrides: dict[str, object] = {"training.max_steps": args.max_steps}
+    overrides: dict[str, object] = {"training.max_steps": args.max_steps,
+                                    "training.logger.max_minutes": args.max_minutes}
     if args.learn_rate is not None:
         overrides["training.optimizer.learn_rate"] = args.learn_rate
+    if args.dropout is not None:
+        overrides["training.dropout"] = args.dropout
     if args.eval_frequency is not None:
         overrides["training.eval_frequency"] = args.eval_frequency
     config = CONFIG
@@ -275,15 +334,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(args.workdir) if args.workdir else Path(tmp)
         t.mkdir(parents=True, exist_ok=True)
-        to_docbin(train_docs, nlp, t / "train.spacy")
-        to_docbin(dev_docs, nlp, t / "dev.spacy")
+        to_docbin(train_docs, nlp, t / "train.spacy", newlines=not args.no_newlines)
+        to_docbin(dev_docs, nlp, t / "dev.spacy", newlines=not args.no_newlines)
         (t / "config.cfg").write_text(config)
         overrides.update({"paths.train": str(t / "train.spacy"), "paths.dev": str(t / "dev.spacy")})
-        train(t / "config.cfg", t / "out", overrides=overrides)
+        _register_logger()
+        try:
+            train(t / "config.cfg", t / "out", overrides=overrides)
+        except TimeUp as e:
+            print(f"stopped: {e}")
         out = Path(args.out)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(t / "out" / "model-best", out)
+        # The saved pipeline must load without this module: plain console logger in its config.
+        cfg = out / "config.cfg"
+        cfg.write_text(re.sub(r'"newsflow\.TimedConsoleLogger\.v1"\n(progress_bar = \w+)\nmax_minutes = \S+',
+                              r'"spacy.ConsoleLogger.v1"\n\1', cfg.read_text()))
     print(f"saved {out}")
 
 

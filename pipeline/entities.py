@@ -115,7 +115,49 @@ def _spans_accurate(text: str) -> list[tuple[int, int, str]]:
     if nlp is None:
         return _spans_fast(text)
     doc = nlp(text)
-    return [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+    return _consistent(text, [(e.start_char, e.end_char, e.label_) for e in doc.ents])
+
+
+_PROPAGATE = False  # repeated mentions of a tagged name get its label (off: see _consistent)
+_UNIFY = False  # a name tagged with several labels takes the majority one everywhere
+
+
+def _consistent(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Label consistency within one text: the tagger decides per occurrence, so "Kabariti" can be
+    PER in one sentence and missed (or ORG) in the next. Each tagged surface's majority label goes
+    to its untagged repeats (whole words, not overlapping another span); with ``_UNIFY`` also to
+    its differently tagged ones, except LOC ones.
+
+    Off by default: on the eng.train dev split both together gave +0.0004 micro F1 (noise), on
+    eng.testa -0.003 (0.874 -> 0.871, more false positives on repeats), ACLED unchanged."""
+    from collections import Counter
+
+    votes: dict[str, Counter] = {}
+    for s, e, lab in spans:
+        votes.setdefault(text[s:e], Counter())[lab] += 1
+    out = list(spans)
+    if _UNIFY:
+        # A place stays a place (the geo stage depends on it); other labels follow the majority.
+        out = [(s, e, lab if lab == "LOC" else votes[text[s:e]].most_common(1)[0][0])
+               for s, e, lab in out]
+    if not _PROPAGATE:
+        return out
+    taken = sorted((s, e) for s, e, _ in out)
+    for surface in sorted(votes, key=len, reverse=True):
+        if len(surface) < 2 or not surface[0].isupper() or surface in _STOP or "\n" in surface:
+            continue
+        lab = votes[surface].most_common(1)[0][0]
+        for m in re.finditer(re.escape(surface), text):
+            s, e = m.start(), m.end()
+            if (s and (text[s - 1].isalnum() or text[s - 1] in "-'’")) or (
+                e < len(text) and (text[e].isalnum() or text[e] in "-'’")
+            ):
+                continue
+            if any(a < e and s < b for a, b in taken):
+                continue
+            out.append((s, e, lab))
+            taken.append((s, e))
+    return sorted(out)
 
 
 def _spans_fast(text: str) -> list[tuple[int, int, str]]:
