@@ -33,7 +33,7 @@ kafka-down:
 # seed, then stops everything it started.
 demo: setup
 	@rm -rf $(DEMO_DIR) out/demo
-	@$(KAFKA) up --port $(KAFKA_PORT) --data $(DEMO_DIR)/kafka
+	@$(KAFKA) up --fresh --port $(KAFKA_PORT) --data $(DEMO_DIR)/kafka
 	@trap '$(KAFKA) down --data $(DEMO_DIR)/kafka >/dev/null' EXIT; \
 	NEWSFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) NEWSFLOW_APP_ID=newsflow-demo \
 	NEWSFLOW_OUT_DIR=out/demo NEWSFLOW_DATA_DIR=$(DEMO_DIR)/faust NEWSFLOW_WEB_PORT=16066 \

@@ -222,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=int(os.environ.get("NEWSFLOW_KAFKA_PORT", "9092")))
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--fresh", action="store_true",
+                    help="start from empty storage (default for `up`: keep the earlier broker's data)")
     args = ap.parse_args(argv)
     if args.action == "fetch":
         print(fetch(quiet=False))
     elif args.action == "up":
-        b = start(args.port, args.data, args.partitions)
+        b = start(args.port, args.data, args.partitions, keep_data=not args.fresh)
         print(f"Kafka up on {b.bootstrap} (pid {b.pid}, data {b.data})")
     elif args.action == "down":
         print("Kafka stopped" if stop(args.data) else "Kafka was not running")
