@@ -82,10 +82,8 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
         # The replayed id is found in the recovered ``dedup-seen`` table: a duplicate of the cluster root.
         replay_doc = next(d for d in docs_all if d["id"] == original.id and d["dedup"]["status"] == "duplicate")
         assert replay_doc["dedup"]["duplicate_of"] == first["id"]
-        # The re-sent copy under a new id joins the same cluster. It should be an exact "duplicate";
-        # after a restart it is sometimes found as a near-duplicate of the cluster root instead (the
-        # recovered dedup-exact table missed its hash in some runs; see the issue 6 note).
-        assert resent_doc["dedup"]["status"] in ("duplicate", "near_duplicate"), resent_doc["dedup"]
+        # The re-sent copy under a new id is found in the recovered dedup-exact table.
+        assert resent_doc["dedup"]["status"] == "duplicate", resent_doc["dedup"]
         assert resent_doc["dedup"]["duplicate_of"] == first["id"]
         assert resent_doc["dedup"]["cluster_id"] == first["dedup"]["cluster_id"]
     finally:
