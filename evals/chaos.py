@@ -133,11 +133,6 @@ class Result:
                 f"{self.seconds:6.1f}")
 
 
-def settings_of(env: dict[str, str]) -> Settings:
-    prefix = "NEWSFLOW_"
-    return Settings(**{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)})
-
-
 def launcher() -> Any:
     name = "newsflow_kafka_launcher"
     if name in sys.modules:
@@ -272,7 +267,7 @@ async def _kill_when(s: Settings, workers: Workers, victim: subprocess.Popen[byt
 async def crash(env: dict[str, str], workdir: Path, n: int = 2000, kills: int = 1,
                 timeout: float = 900.0) -> Result:
     """One worker; kill -9 it ``kills`` times mid-stream, restarting it each time."""
-    s, res, t0 = settings_of(env), Result(f"crash x{kills}", n), time.monotonic()
+    s, res, t0 = Settings.from_env(env), Result(f"crash x{kills}", n), time.monotonic()
     arts = make_articles(n, seed=1)
     workers = Workers(env, workdir)
     try:
@@ -292,7 +287,7 @@ async def crash(env: dict[str, str], workdir: Path, n: int = 2000, kills: int = 
 
 async def failover(env: dict[str, str], workdir: Path, n: int = 2000, timeout: float = 900.0) -> Result:
     """Two workers share the partitions; one dies (kill -9) and the other takes over alone."""
-    s, res, t0 = settings_of(env), Result("failover 2->1", n), time.monotonic()
+    s, res, t0 = Settings.from_env(env), Result("failover 2->1", n), time.monotonic()
     arts = make_articles(n, seed=2)
     workers = Workers(env, workdir)
     try:
@@ -317,7 +312,7 @@ async def broker_restart(workdir: Path, n: int = 2000, down_seconds: float = 5.0
     port, data = kafka.free_port(), workdir / "kafka"
     broker = kafka.start(port=port, data=data, partitions=4)
     env = scenario_env(broker.bootstrap, workdir)
-    s, res, t0 = settings_of(env), Result("broker restart", n), time.monotonic()
+    s, res, t0 = Settings.from_env(env), Result("broker restart", n), time.monotonic()
     arts = make_articles(n, seed=3)
     workers = Workers(env, workdir)
     try:

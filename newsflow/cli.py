@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import orjson
-
 
 def _cmd_replay(a: argparse.Namespace) -> int:
     from newsflow.replay import replay
@@ -117,10 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-
-
-def dumps(obj: object) -> str:
-    return orjson.dumps(obj).decode()
 
 
 if __name__ == "__main__":
