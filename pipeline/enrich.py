@@ -45,7 +45,7 @@ def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArt
 def classify_step(article: TaggedArticle) -> ClassifiedArticle:
     category, event = classify(article.title, article.text)
     places = EntityResult(mentions=article.entities, index=article.entity_index, places={})
-    return ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places))
+    return ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places, article.text))
 
 
 def enriched_from(article: ClassifiedArticle, dedup: Dedup) -> EnrichedArticle:

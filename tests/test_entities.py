@@ -114,3 +114,30 @@ def test_foreign_forces_do_not_win():
     text = ("On 5 May 2020, PKK militants attacked Turkish army units positioned in Haftanin region "
             "of Dahuk, Northern Iraq.")
     assert main_location(extract(text))[0] == "IQ"
+
+
+def test_molotov_cocktail_is_not_perm():
+    res = extract("On 3 May 2020, rioters hurled a Molotov cocktail at a bank branch in Beirut.")
+    assert main_location(res)[0] == "LB"
+    assert not any(e.place and e.place.country == "RU" for e in res.index)
+
+
+def test_dominant_namesake_wins_without_context():
+    # Berat: 62,000 people in Albania, a hamlet in France; nothing else in the text names a country.
+    res = extract("On 7 May 2020, about 30 employees of textile businesses held a protest in Berat.")
+    assert main_location(res)[0] == "AL"
+
+
+def test_event_place_uses_prior_only_when_gazetteer_is_silent_or_prior_is_sure():
+    from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD
+    from pipeline.entities import event_place
+
+    silent = extract("On 28 April 2020, protesters blocked the Qwertyville highway in both directions.")
+    assert main_location(silent) == (None, None)
+    country, loc = event_place(silent, "x", prior=lambda _t: ("LB", PRIOR_THRESHOLD))
+    assert country == "LB" and loc is not None and loc.name == "Lebanon"
+    assert event_place(silent, "x", prior=lambda _t: ("LB", PRIOR_THRESHOLD - 0.01)) == (None, None)
+
+    tripoli = extract("Fighting resumed south of Tripoli as forces loyal to Haftar advanced across Libya.")
+    assert event_place(tripoli, "x", prior=lambda _t: ("LB", PRIOR_OVERRIDE - 0.01))[0] == "LY"
+    assert event_place(tripoli, "x", prior=lambda _t: ("LB", PRIOR_OVERRIDE))[0] == "LB"
