@@ -14,6 +14,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.classify import classify
 from pipeline.clean import clean
+from pipeline.country_prior import country_prior
 from pipeline.dedup import Seen, decide, fingerprint
 from pipeline.entities import EntityResult, extract, locate
 from schemas import (
@@ -78,3 +79,4 @@ def warm_up() -> None:
     would otherwise pay seconds of loading and stall the consumer's heartbeat."""
     sample = RawArticle(id="warm-up", title="Warm-up", body="Officials in Paris met on Monday. " * 5)
     Enricher()(sample)
+    country_prior(sample.body or "")  # only consulted for event reports, so not loaded above
