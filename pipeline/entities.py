@@ -266,7 +266,9 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
         if lab == "PER":
             lab = "PERSON"
         elif lab == "MISC":
-            if gaz.demonym(surface) or gaz.demonym(surface.split()[0]):
+            if any(c.feature == "country" for c in gaz.lookup(surface)):  # "in northern Mali"
+                lab = "GPE"
+            elif gaz.demonym(surface) or gaz.demonym(surface.split()[0]):
                 lab = "NORP"
             elif _EVENT_WORDS.search(surface):
                 lab = "EVENT"

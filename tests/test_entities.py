@@ -141,3 +141,8 @@ def test_event_place_uses_prior_only_when_gazetteer_is_silent_or_prior_is_sure()
     tripoli = extract("Fighting resumed south of Tripoli as forces loyal to Haftar advanced across Libya.")
     assert event_place(tripoli, "x", prior=lambda _t: ("LB", PRIOR_OVERRIDE - 0.01))[0] == "LY"
     assert event_place(tripoli, "x", prior=lambda _t: ("LB", PRIOR_OVERRIDE))[0] == "LB"
+
+
+def test_country_name_tagged_misc_is_a_place():
+    res = extract("Rebels attacked an army base in northern Mali on Tuesday.", mode="accurate")
+    assert main_location(res)[0] == "ML"
