@@ -201,7 +201,7 @@ async def dedup(stream: faust.StreamT) -> None:
     await _run_stage("dedup", stream, ClassifiedArticle.from_bytes, _dedup_step, enriched_topic)
 
 
-@app.timer(interval=600.0)
+@app.timer(interval=settings.dedup_expiry_seconds)
 async def dedup_expiry() -> None:
     """Forget articles published more than ``dedup_window_days`` before the newest one seen."""
     newest = max((v["t"] for v in dedup_seen.values()), default=None)

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         "lost 2 of 300 articles at a rebalance with it on; see agents/topology.py _run_stage)"
     )
     dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
+    dedup_expiry_seconds: float = Field(
+        600.0, gt=0,
+        description="how often the dedup index forgets articles older than the window; each run scans "
+        "the whole index, and between runs the index overshoots the window by what arrives meanwhile "
+        "(ingest rate x interval), so a short interval bounds memory tighter at some CPU cost",
+    )
     entity_mode: Literal["fast", "accurate"] = Field(
         "accurate", description="accurate: trained NER (~12k words/s); fast: rules (~180k words/s)"
     )
