@@ -201,12 +201,43 @@ async def dedup(stream: faust.StreamT) -> None:
     await _run_stage("dedup", stream, ClassifiedArticle.from_bytes, _dedup_step, enriched_topic)
 
 
+class _TimerDeletes(MutableMapping[str, Any]):
+    """A dedup table as the expiry timer sees it. Faust takes the changelog partition of a write
+    from the event being processed and a timer has none: ``del table[key]`` there raises
+    "Cannot modify table key from outside of stream iteration" and crashes the worker. So a key is
+    deleted from the store directly and its tombstone sent explicitly to each dedup partition this
+    worker owns (a key lives in the partition of the event that wrote it; a tombstone for a key a
+    partition never had is harmless)."""
+
+    def __init__(self, table: Any, partitions: set[int]) -> None:
+        self.table, self.partitions = table, partitions
+
+    def __getitem__(self, key: str) -> Any:
+        return self.table.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError("the expiry timer only deletes")
+
+    def __delitem__(self, key: str) -> None:
+        del self.table.data[key]
+        for p in self.partitions:
+            self.table.send_changelog(p, key, None, value_serializer="raw")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.table.data.keys()))
+
+    def __len__(self) -> int:
+        return len(self.table.data)
+
+
 @app.timer(interval=settings.dedup_expiry_seconds)
 async def dedup_expiry() -> None:
     """Forget articles published more than ``dedup_window_days`` before the newest one seen."""
+    owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == classified_topic.get_topic_name()}
     newest = max((v["t"] for v in dedup_seen.values()), default=None)
-    if newest is not None:
-        removed = expire(newest, dedup_exact, BANDS.current(), dedup_seen, DEDUP_CONFIG)
+    if newest is not None and owned:
+        removed = expire(newest, _TimerDeletes(dedup_exact, owned), BANDS.current(),
+                         _TimerDeletes(dedup_seen, owned), DEDUP_CONFIG)
         log.info("dedup expiry removed %d keys", removed)
 
 
