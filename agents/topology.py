@@ -354,15 +354,73 @@ async def _sink_on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) ->
     BANDS.stale = True
 
 
+class StallWatch:
+    """Re-reads a partition that Faust stopped feeding to its agent.
+
+    Seen in the dedup stream test (about 1 run in 8): a message that lands, while a worker is
+    starting, in a partition with no committed offset yet was fetched but never handed to its
+    agent; Faust's fetch position had moved past it, so nothing re-read it until a restart (Faust
+    drops fetched records in several places around rebalances: ``Consumer.getmany``,
+    ``_drain_messages``). The symptom is unambiguous: the committed offset stays put behind the
+    fetch position while the message at that offset is not being processed. After
+    ``stall_seconds`` in that state the partition is sought back to its committed offset, once per
+    state; the re-read is at-least-once like any redelivery (every stage is idempotent by key, the
+    file sink by offset). A message merely queued behind a slow one can look the same; re-reading
+    it then costs a duplicate, never a loss.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.since: dict[Any, tuple[int, float]] = {}
+        self.done: set[tuple[Any, int]] = set()
+
+    def check(self, tp: Any, committed: int, position: int, in_flight: bool, now: float) -> int | None:
+        """The offset to seek ``tp`` back to, or None. ``in_flight``: the message at ``committed``
+        is held by an agent. Pure: the timer below feeds it."""
+        if in_flight or committed >= position:
+            self.since.pop(tp, None)
+            return None
+        first = self.since.get(tp)
+        if first is None or first[0] != committed:
+            self.since[tp] = (committed, now)
+            return None
+        if now - first[1] < self.seconds or (tp, committed) in self.done:
+            return None
+        self.done.add((tp, committed))
+        return committed
+
+
+STALLS = StallWatch(settings.stall_seconds)
+_STAGE_TOPICS = frozenset(t.get_topic_name() for t in (raw_topic, cleaned_topic, tagged_topic,
+                                                       classified_topic, enriched_topic))
+
+
 @app.timer(interval=5.0)
 async def consumer_lag() -> None:
-    """``newsflow_consumer_lag``: log end minus this worker's position, per assigned partition."""
+    """``newsflow_consumer_lag``: log end minus this worker's position, per assigned partition;
+    and the stall check (``StallWatch``)."""
     consumer = app.consumer
+    unacked = {(m.tp.topic, m.tp.partition, m.offset) for m in list(getattr(consumer, "_unacked_messages", ()))}
     for tp in list(consumer.assignment()):
         try:
             position = await consumer.position(tp)
             highwater = consumer.highwater(tp)
         except Exception:  # noqa: BLE001 - a metric must never disturb the worker
             continue
-        if position is not None and highwater is not None:
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        if position is None or highwater is None:
+            continue
+        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        if tp.topic not in _STAGE_TOPICS:
+            continue
+        committed = getattr(consumer, "_committed_offset", {}).get(tp) or 0
+        back = STALLS.check(tp, committed, position, (tp.topic, tp.partition, committed) in unacked,
+                            time.monotonic())
+        if back is not None:
+            log.warning("%s[%d]: committed offset %d stayed behind the fetch position %d for %.0fs with "
+                        "its message not in flight; re-reading from %d", tp.topic, tp.partition,
+                        committed, position, STALLS.seconds, back)
+            metrics.ERRORS.labels("consumer", "StalledPartition").inc()
+            try:
+                await consumer.seek(tp, back)
+            except Exception as exc:  # noqa: BLE001 - retried at the next state change
+                log.warning("seek of %s[%d] failed: %s", tp.topic, tp.partition, exc)

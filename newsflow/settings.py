@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     deadletter_preview_bytes: int = Field(
         65_536, ge=0, description="original bytes kept as text in a dead letter"
     )
+    stall_seconds: float = Field(
+        30.0, gt=0,
+        description="a partition whose committed offset stays behind its log end this long with every "
+        "fetched message acknowledged is re-read from the committed offset (agents.topology)",
+    )
     stage_timeout_seconds: float = Field(
         120.0, gt=0, description="with stage_threads, a stateless step running longer is dead-lettered"
     )

@@ -56,6 +56,24 @@ def _first_verdicts(s: Settings, start: dict[int, int], ids: set[str], timeout: 
     return found
 
 
+def _where(s: Settings, ids: set[str], logs: list[Path]) -> str:
+    """Where each id got to: the stage topics holding it and the workers' warnings (failure text)."""
+    lines = []
+    for stage in ("raw", "cleaned", "tagged", "classified", "enriched", "deadletter"):
+        ends = asyncio.run(end_offsets(s, s.topic(stage)))
+
+        async def _keys(stage: str = stage) -> list[str]:
+            return [(k or b"").decode("utf-8", "replace") async for k, _ in read_topic(s, s.topic(stage))]
+
+        keys = asyncio.run(_keys())
+        lines.append(f"{stage}: end offsets {ends}; ids {[k for k in keys if k in ids]}")
+    for log in logs:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        noted = [ln for ln in text.splitlines() if any(w in ln for w in ("WARN", "ERROR", "assigned", "Ready"))]
+        lines.append(f"{log.name}: " + " | ".join(noted[-12:]))
+    return "\n".join(lines)
+
+
 def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str], tmp_path: Path,
                                                      launcher, seed_text: str) -> None:  # type: ignore[no-untyped-def]
     s = Settings.from_env(pipeline_env)
@@ -72,7 +90,8 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
         asyncio.run(_send(s, [(0, original.id.encode(), original.to_bytes()),
                               (1, rewrite.id.encode(), rewrite.to_bytes())]))
         docs = _first_verdicts(s, {0: 0, 1: 0}, {original.id, rewrite.id})
-        assert set(docs) == {original.id, rewrite.id}
+        assert set(docs) == {original.id, rewrite.id}, _where(
+            s, {original.id, rewrite.id}, [tmp_path / "w1.log", tmp_path / "w2.log"])
         first, second = sorted(docs.values(), key=lambda d: d["dedup"]["status"] != "unique")
         assert first["dedup"]["status"] == "unique"
         assert second["dedup"]["status"] == "near_duplicate"
@@ -91,7 +110,8 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
         asyncio.run(_send(s, [(1, resent.id.encode(), resent.to_bytes()),
                               (0, original.id.encode(), original.to_bytes())]))
         later = _first_verdicts(s, start, {resent.id, original.id})
-        assert set(later) == {resent.id, original.id}
+        assert set(later) == {resent.id, original.id}, _where(
+            s, {resent.id, original.id}, [tmp_path / "w3.log"])
         resent_doc, replay_doc = later[resent.id], later[original.id]
         # The replayed id is found in the recovered ``dedup-seen`` table: a duplicate of the cluster root.
         assert replay_doc["dedup"]["status"] == "duplicate", replay_doc["dedup"]
