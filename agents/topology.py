@@ -70,7 +70,7 @@ deadletter_topic = _topic("deadletter")
 # changelog topics. The LSH band index is derived data: 64 band buckets per article would mean 64
 # changelog records per article (the benchmark saw the dedup stage starve behind them), so it lives
 # in memory and is rebuilt from ``dedup-seen`` (which stores every signature) after each rebalance.
-_json = faust.Schema(key_type=str, value_type=None, key_serializer="json", value_serializer="json")
+_json: faust.Schema = faust.Schema(key_type=str, value_type=None, key_serializer="json", value_serializer="json")
 dedup_exact = app.Table("dedup-exact", partitions=settings.dedup_partitions, schema=_json)
 dedup_seen = app.Table("dedup-seen", partitions=settings.dedup_partitions, schema=_json)
 
@@ -109,8 +109,8 @@ async def _run_stage(
         else:
             outcome = guarded(stage, key, value, parse, step, limits)
         if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
-            exc = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
-            outcome = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+            too_large = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
+            outcome = Outcome(error=too_large, letter=letter_for(stage, key, value, too_large, limits))
         if outcome.data is None:
             await _send_dead_letter(stage, key, outcome)
             continue
@@ -245,7 +245,8 @@ async def dedup_expiry() -> None:
 async def sink(stream: faust.StreamT) -> None:
     """Batches to files, each offset exactly once (see ``agents.sink``); offsets are committed only
     after this body returns, i.e. after the files were renamed into place."""
-    async for events in stream.take_events(settings.sink_batch, within=settings.sink_flush_seconds):
+    batches = stream.take_events(settings.sink_batch, within=settings.sink_flush_seconds)  # type: ignore[attr-defined]
+    async for events in batches:  # take_events is on Stream, not on the StreamT protocol
         by_partition: dict[int, list[tuple[int, bytes, str | None]]] = {}
         for ev in events:
             problem = valid_line(ev.value)
@@ -342,13 +343,13 @@ async def _write_retrying(partition: int, events: list[tuple[int, bytes, str | N
             delay = min(delay * 2, 30.0)
 
 
-@app.on_partitions_revoked.connect
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's stubs want a signal= kwarg
 async def _sink_on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
     FILE_SINK.forget()
     BANDS.stale = True
 
 
-@app.on_partitions_assigned.connect
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]
 async def _sink_on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
     FILE_SINK.forget()
     BANDS.stale = True

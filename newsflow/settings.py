@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     def from_env(cls, env: dict[str, str]) -> Settings:
         """Settings from a mapping of ``NEWSFLOW_*`` variables (as handed to a worker process)."""
         prefix = "NEWSFLOW_"
-        return cls(**{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)})
+        values: dict[str, Any] = {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+        return cls(**values)
 
     def topic(self, stage: str) -> str:
         return f"{self.topic_prefix}.{stage}"

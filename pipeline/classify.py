@@ -111,6 +111,7 @@ class ClassifyModel:
 
     def _proba(self, head: str, ix: np.ndarray, vals: np.ndarray) -> np.ndarray:
         _, _, _, pa, pb = self.heads[head]
+        assert pa is not None and pb is not None, f"head {head} has no calibration"
         d = self._decision(head, ix, vals).astype(np.float64)
         p = 1.0 / (1.0 + np.exp(pa * d + pb))
         s = p.sum()

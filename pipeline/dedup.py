@@ -146,7 +146,7 @@ def decode_signature(data: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(data), dtype="<u4")
 
 
-def band_keys(signature: Sequence[int], config: DedupConfig = DEFAULT) -> list[str]:
+def band_keys(signature: Sequence[int] | np.ndarray, config: DedupConfig = DEFAULT) -> list[str]:
     """LSH band keys ``"NN:hex"`` of a signature: route band lookups/writes by these keys."""
     sig = np.asarray(signature, dtype="<u4")
     r = config.rows

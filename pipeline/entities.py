@@ -297,10 +297,10 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
     for sp in sorted(ctx_spans):
         if sp in by_span:
             continue
-        hits = [(s, e) for s, e, _, _ in labelled if s < sp[1] and sp[0] < e]
-        if all(sp[0] <= s and e <= sp[1] for s, e in hits):  # "Karim-Lamido LGA" over "Karim"
+        within = [(s0, e0) for s0, e0, _, _ in labelled if s0 < sp[1] and sp[0] < e0]
+        if all(sp[0] <= s0 and e0 <= sp[1] for s0, e0 in within):  # "Karim-Lamido LGA" over "Karim"
             labelled.append((sp[0], sp[1], "CTX", text[sp[0]:sp[1]]))
-            inside[sp] = hits
+            inside[sp] = within
     labelled.sort()
     syntax_spans = set(ctx_spans)
 
@@ -451,6 +451,7 @@ def main_location(result: EntityResult, country: str | None = None) -> tuple[str
             return country, None
         return country, Location(name=geo.name, lat=geo.lat, lon=geo.lon)
     p = chosen.place
+    assert p is not None  # ``local`` only holds entities with a place
     return country, Location(name=p.name, lat=p.lat, lon=p.lon)
 
 

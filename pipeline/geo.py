@@ -23,6 +23,7 @@ import os
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,7 +106,7 @@ class Gazetteer:
     def resolve_many(
         self,
         names: list[tuple[str, float]],
-        demonym_countries: list[tuple[str, float]] = (),
+        demonym_countries: Sequence[tuple[str, float]] = (),
     ) -> tuple[dict[str, GeoEntry], list[tuple[str, float]]]:
         """Resolve every place name of one article together.
 
@@ -169,13 +170,16 @@ class Gazetteer:
                 out[name] = dominant
         # Several same-named places in the chosen country ("Pivdenne, Donetsk"): the one nearest
         # the article's other places.
-        anchors = [(e.lat, e.lon) for n, e in out.items() if e.lat is not None and e.feature != "country"
+        anchors = [(e.lat, e.lon) for n, e in out.items() if e.lat is not None and e.lon is not None
+                   and e.feature != "country"
                    and len({c.geonameid for c, _ in cands_of[n] if c.country == e.country}) == 1]
         for name, e in list(out.items()):
-            same = [c for c, _ in cands_of[name] if c.country == e.country and c.feature in ("city", "admin")]
+            same = [c for c, _ in cands_of[name] if c.country == e.country and c.feature in ("city", "admin")
+                    and c.lat is not None and c.lon is not None]
             others = [a for a in anchors if (a[0], a[1]) != (e.lat, e.lon)]
             if len(same) > 1 and others:
-                out[name] = min(same, key=lambda c: min(haversine_km(c.lat, c.lon, a, b) for a, b in others))
+                out[name] = min(same, key=lambda c: min(haversine_km(c.lat or 0.0, c.lon or 0.0, a, b)
+                                                        for a, b in others))
         return out, ranked
 
 
