@@ -17,8 +17,10 @@ def _credentials(s: Settings) -> faust.types.auth.CredentialsArg | None:
             ctx.load_cert_chain(str(s.ssl_certfile), str(s.ssl_keyfile) if s.ssl_keyfile else None)
     if s.security_protocol.startswith("SASL"):
         return faust.SASLCredentials(
-            username=s.sasl_username, password=s.sasl_password,
-            mechanism=s.sasl_mechanism or "PLAIN", ssl_context=ctx,
+            username=s.sasl_username,
+            password=s.sasl_password,
+            mechanism=s.sasl_mechanism or "PLAIN",
+            ssl_context=ctx,
         )
     if ctx is not None:
         return faust.SSLCredentials(ctx)

@@ -35,8 +35,15 @@ class EmptyMessage(ValueError):
     """A message without a value (a tombstone) or with zero bytes."""
 
 
-def dead_letter(stage: str, key: bytes | None, value: bytes | None, exc: BaseException, *,
-                preview_bytes: int = PREVIEW_BYTES, b64_max_bytes: int = 5_000_000) -> DeadLetter:
+def dead_letter(
+    stage: str,
+    key: bytes | None,
+    value: bytes | None,
+    exc: BaseException,
+    *,
+    preview_bytes: int = PREVIEW_BYTES,
+    b64_max_bytes: int = 5_000_000,
+) -> DeadLetter:
     if isinstance(value, bytes | bytearray | memoryview):
         raw = bytes(value)
     else:
@@ -59,9 +66,15 @@ def dead_letter(stage: str, key: bytes | None, value: bytes | None, exc: BaseExc
 def minimal_dead_letter(stage: str, key: bytes | None, exc: BaseException, why: BaseException) -> DeadLetter:
     """Last resort when even the bounded dead letter could not be built or sent: the reason only."""
     k = bytes(key).decode("utf-8", "replace")[:KEY_CHARS] if isinstance(key, bytes) else None
-    return DeadLetter(stage=stage, error_class=type(exc).__name__,
-                      error=f"{str(exc)[:1000]} (original dropped: {type(why).__name__}: {str(why)[:500]})",
-                      key=k, original="", original_b64=None, at=datetime.now(UTC))
+    return DeadLetter(
+        stage=stage,
+        error_class=type(exc).__name__,
+        error=f"{str(exc)[:1000]} (original dropped: {type(why).__name__}: {str(why)[:500]})",
+        key=k,
+        original="",
+        original_b64=None,
+        at=datetime.now(UTC),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,21 +98,25 @@ def check_input(value: bytes | None, limits: Limits) -> bytes:
     if len(value) == 0:
         raise EmptyMessage("message value is empty")
     if len(value) > limits.max_in:
-        raise TooLarge(f"message of {len(value)} bytes exceeds the limit of {limits.max_in} bytes "
-                       "(max_article_bytes)")
+        raise TooLarge(f"message of {len(value)} bytes exceeds the limit of {limits.max_in} bytes (max_article_bytes)")
     return value
 
 
 def finish(result: Any, limits: Limits) -> bytes:
     data: bytes = result.to_bytes()
     if len(data) > limits.max_out:
-        raise TooLarge(f"result of {len(data)} bytes exceeds the limit of {limits.max_out} bytes "
-                       "(max_output_bytes)")
+        raise TooLarge(f"result of {len(data)} bytes exceeds the limit of {limits.max_out} bytes (max_output_bytes)")
     return data
 
 
-def guarded(stage: str, key: bytes | None, value: bytes | None, parse: Callable[[bytes], Any],
-            step: Callable[[Any], Any], limits: Limits) -> Outcome:
+def guarded(
+    stage: str,
+    key: bytes | None,
+    value: bytes | None,
+    parse: Callable[[bytes], Any],
+    step: Callable[[Any], Any],
+    limits: Limits,
+) -> Outcome:
     """Parse, run the pure step and serialize, within the limits; any failure becomes a dead letter."""
     try:
         return Outcome(data=finish(step(parse(check_input(value, limits))), limits))
@@ -107,11 +124,11 @@ def guarded(stage: str, key: bytes | None, value: bytes | None, parse: Callable[
         return Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
 
 
-def letter_for(stage: str, key: bytes | None, value: bytes | None, exc: BaseException,
-               limits: Limits) -> DeadLetter:
+def letter_for(stage: str, key: bytes | None, value: bytes | None, exc: BaseException, limits: Limits) -> DeadLetter:
     try:
-        return dead_letter(stage, key, value, exc, preview_bytes=limits.preview_bytes,
-                           b64_max_bytes=limits.b64_max_bytes)
+        return dead_letter(
+            stage, key, value, exc, preview_bytes=limits.preview_bytes, b64_max_bytes=limits.b64_max_bytes
+        )
     except Exception as why:  # noqa: BLE001
         return minimal_dead_letter(stage, key, exc, why)
 
@@ -129,5 +146,9 @@ def limits_for(settings: Any, stage: str) -> Limits:
     max_in = settings.max_article_bytes
     if stage not in ("clean", "raw"):
         max_in = max(max_in, max_out)
-    return Limits(max_in=max_in, max_out=max_out, preview_bytes=settings.deadletter_preview_bytes,
-                  b64_max_bytes=settings.max_article_bytes)
+    return Limits(
+        max_in=max_in,
+        max_out=max_out,
+        preview_bytes=settings.deadletter_preview_bytes,
+        b64_max_bytes=settings.max_article_bytes,
+    )

@@ -60,8 +60,9 @@ def _day(when: datetime | None) -> str:
     return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
 
 
-def batch_path(out_dir: Path, partition: int, first_offset: int, last_offset: int | None = None,
-               when: datetime | None = None) -> Path:
+def batch_path(
+    out_dir: Path, partition: int, first_offset: int, last_offset: int | None = None, when: datetime | None = None
+) -> Path:
     p, first = int(partition), int(first_offset)
     last = first if last_offset is None else int(last_offset)
     if p < 0 or first < 0 or last < first:
@@ -83,8 +84,14 @@ def _inside(root: Path, path: Path) -> bool:
     return True
 
 
-def write_batch(out_dir: Path, partition: int, first_offset: int, lines: Iterable[bytes],
-                when: datetime | None = None, last_offset: int | None = None) -> Path:
+def write_batch(
+    out_dir: Path,
+    partition: int,
+    first_offset: int,
+    lines: Iterable[bytes],
+    when: datetime | None = None,
+    last_offset: int | None = None,
+) -> Path:
     """Write one batch atomically; the path is derived only from numbers, never from article data."""
     lines = list(lines)
     if last_offset is None:  # contiguous offsets
@@ -108,7 +115,7 @@ def _write_atomic(root: Path, path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -174,8 +181,9 @@ class FileSink:
                     high = max(high, parsed[2])
                     files.append((parsed, f))
             for junk in self.out_dir.glob(f"*/.{pat}*"):
-                if junk.suffix == ".tmp" or (junk.suffix == ".src"
-                                             and not junk.with_name(junk.name[1:-4] + ".jsonl").exists()):
+                if junk.suffix == ".tmp" or (
+                    junk.suffix == ".src" and not junk.with_name(junk.name[1:-4] + ".jsonl").exists()
+                ):
                     junk.unlink(missing_ok=True)
             for (_, _first, last), f in files:
                 if last < high - self.window:
@@ -196,8 +204,12 @@ class FileSink:
             self._scan(partition)
         return self._high[partition]
 
-    def write(self, partition: int, events: Sequence[tuple[int, bytes] | tuple[int, bytes, str | None]],
-              when: datetime | None = None) -> Path | None:
+    def write(
+        self,
+        partition: int,
+        events: Sequence[tuple[int, bytes] | tuple[int, bytes, str | None]],
+        when: datetime | None = None,
+    ) -> Path | None:
         """Write the events not yet in a file as one batch; None if there were none."""
         high = self.high_water(partition)
         seen = self._seen[partition]

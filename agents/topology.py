@@ -55,8 +55,9 @@ DEDUP_CONFIG = dataclasses.replace(_DEDUP_DEFAULT, window_seconds=int(settings.d
 
 
 def _topic(stage: str, partitions: int | None = None) -> faust.TopicT:
-    return app.topic(settings.topic(stage), partitions=partitions or settings.partitions,
-                     key_type=bytes, value_type=bytes)
+    return app.topic(
+        settings.topic(stage), partitions=partitions or settings.partitions, key_type=bytes, value_type=bytes
+    )
 
 
 raw_topic = _topic("raw")
@@ -101,8 +102,8 @@ async def _run_stage(
         if threaded:
             try:
                 outcome = await asyncio.wait_for(
-                    asyncio.to_thread(guarded, stage, key, value, parse, step, limits),
-                    settings.stage_timeout_seconds)
+                    asyncio.to_thread(guarded, stage, key, value, parse, step, limits), settings.stage_timeout_seconds
+                )
             except TimeoutError:
                 exc = StageTimeout(f"{stage} took longer than {settings.stage_timeout_seconds}s")
                 outcome = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
@@ -126,8 +127,13 @@ async def clean(stream: faust.StreamT) -> None:
 
 @app.agent(cleaned_topic)
 async def entities(stream: faust.StreamT) -> None:
-    await _run_stage("entities", stream, CleanedArticle.from_bytes,
-                     functools.partial(entities_step, mode=settings.entity_mode), tagged_topic)
+    await _run_stage(
+        "entities",
+        stream,
+        CleanedArticle.from_bytes,
+        functools.partial(entities_step, mode=settings.entity_mode),
+        tagged_topic,
+    )
 
 
 @app.agent(tagged_topic)
@@ -191,8 +197,15 @@ BANDS = _BandIndex()
 
 
 def _dedup_step(article: ClassifiedArticle) -> BaseModel:
-    verdict = decide(article.id, fingerprint(article.text), dedup_exact, BANDS.current(), dedup_seen,
-                     published_at=article.published_at, config=DEDUP_CONFIG)
+    verdict = decide(
+        article.id,
+        fingerprint(article.text),
+        dedup_exact,
+        BANDS.current(),
+        dedup_seen,
+        published_at=article.published_at,
+        config=DEDUP_CONFIG,
+    )
     return enriched_from(article, verdict)
 
 
@@ -236,8 +249,9 @@ async def dedup_expiry() -> None:
     owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == classified_topic.get_topic_name()}
     newest = max((v["t"] for v in dedup_seen.values()), default=None)
     if newest is not None and owned:
-        removed = expire(newest, _TimerDeletes(dedup_exact, owned), BANDS.current(),
-                         _TimerDeletes(dedup_seen, owned), DEDUP_CONFIG)
+        removed = expire(
+            newest, _TimerDeletes(dedup_exact, owned), BANDS.current(), _TimerDeletes(dedup_seen, owned), DEDUP_CONFIG
+        )
         log.info("dedup expiry removed %d keys", removed)
 
 
@@ -253,12 +267,14 @@ async def sink(stream: faust.StreamT) -> None:
             if problem is not None:
                 exc = ValueError(f"not written to the files: {problem}")
                 limits = limits_for(settings, "sink")
-                await _send_dead_letter("sink", ev.key, Outcome(
-                    error=exc, letter=letter_for("sink", ev.key, ev.value, exc, limits)))
+                await _send_dead_letter(
+                    "sink", ev.key, Outcome(error=exc, letter=letter_for("sink", ev.key, ev.value, exc, limits))
+                )
                 continue
             src = (ev.headers or {}).get(SOURCE_HEADER)
             by_partition.setdefault(ev.message.partition, []).append(
-                (ev.message.offset, ev.value, src.decode("utf-8", "replace") if src else None))
+                (ev.message.offset, ev.value, src.decode("utf-8", "replace") if src else None)
+            )
         for partition, evs in by_partition.items():
             await _write_retrying(partition, evs)
         metrics.PROCESSED.labels("sink").inc(sum(len(v) for v in by_partition.values()))
@@ -295,8 +311,9 @@ def _source_header(stage: str, event: faust.EventT) -> dict[str, bytes]:
     return {SOURCE_HEADER: src if isinstance(src, bytes) else str(src).encode()}
 
 
-async def _send_retrying(topic: faust.TopicT, key: bytes | None, value: bytes, stage: str,
-                         headers: dict[str, bytes] | None = None) -> None:
+async def _send_retrying(
+    topic: faust.TopicT, key: bytes | None, value: bytes, stage: str, headers: dict[str, bytes] | None = None
+) -> None:
     """Hand one message to the producer; while Kafka is unreachable, wait and retry (never drop)."""
     delay = 0.5
     while True:
@@ -307,8 +324,14 @@ async def _send_retrying(topic: faust.TopicT, key: bytes | None, value: bytes, s
             raise
         except KafkaError as exc:
             metrics.ERRORS.labels(stage, type(exc).__name__).inc()
-            log.warning("%s: send to %s failed (%s: %s); retrying in %.1fs", stage,
-                        topic.get_topic_name(), type(exc).__name__, exc, delay)
+            log.warning(
+                "%s: send to %s failed (%s: %s); retrying in %.1fs",
+                stage,
+                topic.get_topic_name(),
+                type(exc).__name__,
+                exc,
+                delay,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -337,8 +360,13 @@ async def _write_retrying(partition: int, events: list[tuple[int, bytes, str | N
             return
         except (OSError, UnsafePath) as exc:
             metrics.ERRORS.labels("sink", type(exc).__name__).inc()
-            log.error("sink: writing partition %d failed (%s: %s); retrying in %.1fs", partition,
-                      type(exc).__name__, exc, delay)
+            log.error(
+                "sink: writing partition %d failed (%s: %s); retrying in %.1fs",
+                partition,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -392,8 +420,9 @@ class StallWatch:
 
 
 STALLS = StallWatch(settings.stall_seconds)
-_STAGE_TOPICS = frozenset(t.get_topic_name() for t in (raw_topic, cleaned_topic, tagged_topic,
-                                                       classified_topic, enriched_topic))
+_STAGE_TOPICS = frozenset(
+    t.get_topic_name() for t in (raw_topic, cleaned_topic, tagged_topic, classified_topic, enriched_topic)
+)
 
 
 @app.timer(interval=5.0)
@@ -414,12 +443,18 @@ async def consumer_lag() -> None:
         if tp.topic not in _STAGE_TOPICS:
             continue
         committed = getattr(consumer, "_committed_offset", {}).get(tp) or 0
-        back = STALLS.check(tp, committed, position, (tp.topic, tp.partition, committed) in unacked,
-                            time.monotonic())
+        back = STALLS.check(tp, committed, position, (tp.topic, tp.partition, committed) in unacked, time.monotonic())
         if back is not None:
-            log.warning("%s[%d]: committed offset %d stayed behind the fetch position %d for %.0fs with "
-                        "its message not in flight; re-reading from %d", tp.topic, tp.partition,
-                        committed, position, STALLS.seconds, back)
+            log.warning(
+                "%s[%d]: committed offset %d stayed behind the fetch position %d for %.0fs with "
+                "its message not in flight; re-reading from %d",
+                tp.topic,
+                tp.partition,
+                committed,
+                position,
+                STALLS.seconds,
+                back,
+            )
             metrics.ERRORS.labels("consumer", "StalledPartition").inc()
             try:
                 await consumer.seek(tp, back)

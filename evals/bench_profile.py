@@ -87,10 +87,15 @@ class Sampler(threading.Thread):
                     self.project[f"[{role}] {first_project}"] += 1
 
     def report(self, top: int = 30) -> str:
-        out = [f"stack samples every {self.interval * 1000:.0f} ms: {self.samples} "
-               "(counts are per thread; idle threads sit in epoll/queue waits)"]
-        for title, c in (("leaf (self) frames", self.leaf), ("innermost project frame", self.project),
-                         ("cumulative (on stack)", self.cum)):
+        out = [
+            f"stack samples every {self.interval * 1000:.0f} ms: {self.samples} "
+            "(counts are per thread; idle threads sit in epoll/queue waits)"
+        ]
+        for title, c in (
+            ("leaf (self) frames", self.leaf),
+            ("innermost project frame", self.project),
+            ("cumulative (on stack)", self.cum),
+        ):
             out.append(f"\n--- {title}")
             out += [f"{n:7d} {100 * n / max(1, self.samples):6.1f}%  {k}" for k, n in c.most_common(top)]
         return "\n".join(out)
@@ -119,9 +124,16 @@ async def _run(launcher, bootstrap: str, base: Path, arts, classified, prof_path
     w = Workers(launcher, bootstrap, base, 0, "p" + uuid.uuid4().hex[:6])
     env = {**os.environ, **w.env, "NEWSFLOW_WEB_PORT": str(launcher.free_port())}
     log = open(base / "worker0.log", "ab")  # noqa: SIM115 - lives as long as the worker
-    w.procs.append(subprocess.Popen([sys.executable, "-m", "evals.bench_profile", "--child", str(prof_path)],
-                                    env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True))
+    w.procs.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "evals.bench_profile", "--child", str(prof_path)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
     w.samples = [[]]
     try:
         await wait_ready(w, as_messages(variants(arts[:8], 8, "probe")))

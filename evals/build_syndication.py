@@ -96,13 +96,13 @@ def shingle_matrix(texts: list[str], k: int = 5) -> tuple[sparse.csr_matrix, np.
         for s in shingles(normalise(text), k):
             rows.append(i)
             cols.append(vocab.setdefault(s, len(vocab)))
-    m = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                          shape=(len(texts), len(vocab)))
+    m = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(texts), len(vocab)))
     return m, np.asarray(m.sum(axis=1)).ravel()
 
 
-def all_pairs(texts: list[str], k: int = 5, min_jaccard: float = 0.0,
-              min_containment: float = 1.1) -> list[tuple[int, int, float, float]]:
+def all_pairs(
+    texts: list[str], k: int = 5, min_jaccard: float = 0.0, min_containment: float = 1.1
+) -> list[tuple[int, int, float, float]]:
     """Brute force: exact (i, j, Jaccard, containment) for every pair i < j over either threshold."""
     m, sizes = shingle_matrix(texts, k)
     inter = (m @ m.T).tocoo()
@@ -179,8 +179,17 @@ def build(seed: int = 7, n_sources: int = 500, n_distinct: int = 400) -> list[di
 
     def emit(group: str, kind: str, art: BbcArticle, title: str, text: str, when: datetime) -> None:
         idx = sum(1 for r in records if r["group"] == group)
-        records.append({"id": f"{group}#{idx}", "group": group, "kind": kind, "category": art.category,
-                        "title": title, "text": text, "published_at": when.isoformat()})
+        records.append(
+            {
+                "id": f"{group}#{idx}",
+                "group": group,
+                "kind": kind,
+                "category": art.category,
+                "title": title,
+                "text": text,
+                "published_at": when.isoformat(),
+            }
+        )
 
     for art in sources:
         group = art.key

@@ -47,39 +47,108 @@ from schemas import RawArticle
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FIRST = ["Amina", "Oleksandr", "Maria", "John", "Wei", "Fatima", "Carlos", "Ingrid", "Kofi", "Priya",
-         "Dmitri", "Laura", "Ahmed", "Sofia", "Kenji", "Grace", "Pierre", "Nadia", "Tomas", "Leila"]
-LAST = ["Okafor", "Shevchenko", "Rossi", "Miller", "Zhang", "Haddad", "Mendoza", "Larsen", "Mensah",
-        "Sharma", "Volkov", "Schmidt", "Hassan", "Costa", "Tanaka", "Wright", "Dubois", "Karimi"]
-PLACES = [("Nairobi", "Kenya"), ("Kharkiv", "Ukraine"), ("Lima", "Peru"), ("Lagos", "Nigeria"),
-          ("Dhaka", "Bangladesh"), ("Manila", "Philippines"), ("Bogota", "Colombia"), ("Cairo", "Egypt"),
-          ("Hamburg", "Germany"), ("Osaka", "Japan"), ("Toronto", "Canada"), ("Quito", "Ecuador"),
-          ("Aleppo", "Syria"), ("Khartoum", "Sudan"), ("Jakarta", "Indonesia"), ("Lyon", "France")]
-ORGS = ["the United Nations", "the World Bank", "the Red Cross", "the European Union", "Reuters",
-        "the central bank", "the health ministry", "the African Union", "Amnesty International"]
+FIRST = [
+    "Amina",
+    "Oleksandr",
+    "Maria",
+    "John",
+    "Wei",
+    "Fatima",
+    "Carlos",
+    "Ingrid",
+    "Kofi",
+    "Priya",
+    "Dmitri",
+    "Laura",
+    "Ahmed",
+    "Sofia",
+    "Kenji",
+    "Grace",
+    "Pierre",
+    "Nadia",
+    "Tomas",
+    "Leila",
+]
+LAST = [
+    "Okafor",
+    "Shevchenko",
+    "Rossi",
+    "Miller",
+    "Zhang",
+    "Haddad",
+    "Mendoza",
+    "Larsen",
+    "Mensah",
+    "Sharma",
+    "Volkov",
+    "Schmidt",
+    "Hassan",
+    "Costa",
+    "Tanaka",
+    "Wright",
+    "Dubois",
+    "Karimi",
+]
+PLACES = [
+    ("Nairobi", "Kenya"),
+    ("Kharkiv", "Ukraine"),
+    ("Lima", "Peru"),
+    ("Lagos", "Nigeria"),
+    ("Dhaka", "Bangladesh"),
+    ("Manila", "Philippines"),
+    ("Bogota", "Colombia"),
+    ("Cairo", "Egypt"),
+    ("Hamburg", "Germany"),
+    ("Osaka", "Japan"),
+    ("Toronto", "Canada"),
+    ("Quito", "Ecuador"),
+    ("Aleppo", "Syria"),
+    ("Khartoum", "Sudan"),
+    ("Jakarta", "Indonesia"),
+    ("Lyon", "France"),
+]
+ORGS = [
+    "the United Nations",
+    "the World Bank",
+    "the Red Cross",
+    "the European Union",
+    "Reuters",
+    "the central bank",
+    "the health ministry",
+    "the African Union",
+    "Amnesty International",
+]
 TOPICS = {
-    "conflict": ["Fighting broke out near {place} on {day}, {org} said, forcing hundreds of families "
-                 "to flee.", "{person}, a local commander, said {n} fighters had been killed in clashes "
-                 "around {place}.", "Troops shelled positions outside {place} overnight, according "
-                 "to residents reached by telephone."],
-    "economy": ["The central bank of {country} raised its key rate by {n} basis points on {day}.",
-                "{person}, chief economist at {org}, said inflation in {country} had slowed for a "
-                "third month.", "Exporters in {place} warned that higher costs would hit {n} "
-                "thousand jobs this year."],
-    "disaster": ["Floods in {place} killed at least {n} people, {org} said on {day}.",
-                 "Rescue teams searched collapsed buildings in {place} after a strong earthquake "
-                 "struck {country}.", "{person}, the regional governor, declared a state of "
-                 "emergency as rivers kept rising."],
-    "politics": ["{person} was sworn in as president of {country} on {day} after a disputed vote.",
-                 "Lawmakers in {place} passed a budget of {n} billion after weeks of talks, {org} "
-                 "reported.", "Opposition leader {person} called for protests in {place} over "
-                 "the new election law."],
-    "health": ["Health officials in {country} reported {n} new cholera cases around {place}.",
-               "{org} sent vaccines to {place} as a measles outbreak spread, {person} said.",
-               "Hospitals in {place} ran short of oxygen on {day}, doctors told reporters."],
-    "sport": ["{person} scored twice as {place} won the cup final on {day}.",
-              "The national team of {country} qualified for the tournament after beating rivals "
-              "{n}-1.", "Fans filled the stadium in {place} to welcome {person} home."],
+    "conflict": [
+        "Fighting broke out near {place} on {day}, {org} said, forcing hundreds of families to flee.",
+        "{person}, a local commander, said {n} fighters had been killed in clashes around {place}.",
+        "Troops shelled positions outside {place} overnight, according to residents reached by telephone.",
+    ],
+    "economy": [
+        "The central bank of {country} raised its key rate by {n} basis points on {day}.",
+        "{person}, chief economist at {org}, said inflation in {country} had slowed for a third month.",
+        "Exporters in {place} warned that higher costs would hit {n} thousand jobs this year.",
+    ],
+    "disaster": [
+        "Floods in {place} killed at least {n} people, {org} said on {day}.",
+        "Rescue teams searched collapsed buildings in {place} after a strong earthquake struck {country}.",
+        "{person}, the regional governor, declared a state of emergency as rivers kept rising.",
+    ],
+    "politics": [
+        "{person} was sworn in as president of {country} on {day} after a disputed vote.",
+        "Lawmakers in {place} passed a budget of {n} billion after weeks of talks, {org} reported.",
+        "Opposition leader {person} called for protests in {place} over the new election law.",
+    ],
+    "health": [
+        "Health officials in {country} reported {n} new cholera cases around {place}.",
+        "{org} sent vaccines to {place} as a measles outbreak spread, {person} said.",
+        "Hospitals in {place} ran short of oxygen on {day}, doctors told reporters.",
+    ],
+    "sport": [
+        "{person} scored twice as {place} won the cup final on {day}.",
+        "The national team of {country} qualified for the tournament after beating rivals {n}-1.",
+        "Fans filled the stadium in {place} to welcome {person} home.",
+    ],
 }
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -94,18 +163,28 @@ def make_articles(n: int, seed: int = 0, prefix: str = "chaos") -> list[RawArtic
         place, country = rnd.choice(PLACES)
 
         def fill(s: str, place: str = place, country: str = country) -> str:
-            return s.format(place=place, country=country, org=rnd.choice(ORGS), day=rnd.choice(DAYS),
-                            person=f"{rnd.choice(FIRST)} {rnd.choice(LAST)}", n=rnd.randint(2, 900))
+            return s.format(
+                place=place,
+                country=country,
+                org=rnd.choice(ORGS),
+                day=rnd.choice(DAYS),
+                person=f"{rnd.choice(FIRST)} {rnd.choice(LAST)}",
+                n=rnd.randint(2, 900),
+            )
 
         sentences = [fill(rnd.choice(TOPICS[topic])) for _ in range(rnd.randint(4, 9))]
         sentences.append(f"Reference {seed}-{i}: {rnd.randint(10**6, 10**7)} records were checked.")
         title = fill(rnd.choice(TOPICS[topic])).split(",")[0].rstrip(".")
-        out.append(RawArticle(
-            id=f"{prefix}-{seed}-{i:05d}", source=rnd.choice(["wire", "daily", "gazette", "radio"]),
-            url=f"https://news.example/{topic}/{seed}/{i}", title=title,
-            body="\n\n".join(" ".join(sentences[j:j + 3]) for j in range(0, len(sentences), 3)),
-            published_at=start + timedelta(minutes=7 * i + rnd.randint(0, 6)),
-        ))
+        out.append(
+            RawArticle(
+                id=f"{prefix}-{seed}-{i:05d}",
+                source=rnd.choice(["wire", "daily", "gazette", "radio"]),
+                url=f"https://news.example/{topic}/{seed}/{i}",
+                title=title,
+                body="\n\n".join(" ".join(sentences[j : j + 3]) for j in range(0, len(sentences), 3)),
+                published_at=start + timedelta(minutes=7 * i + rnd.randint(0, 6)),
+            )
+        )
     return out
 
 
@@ -124,13 +203,17 @@ class Result:
     seconds: float = 0.0
     events: list[str] = field(default_factory=list)
 
-    HEADER = (f"{'scenario':24s} {'in':>6s} {'out':>6s} {'dead':>5s} {'lost':>5s} {'dup':>5s} "
-              f"{'files':>6s} {'fdup':>5s} {'fmiss':>5s} {'secs':>6s}")
+    HEADER = (
+        f"{'scenario':24s} {'in':>6s} {'out':>6s} {'dead':>5s} {'lost':>5s} {'dup':>5s} "
+        f"{'files':>6s} {'fdup':>5s} {'fmiss':>5s} {'secs':>6s}"
+    )
 
     def row(self) -> str:
-        return (f"{self.scenario:24s} {self.n_in:6d} {self.out:6d} {self.dead:5d} {self.lost:5d} "
-                f"{self.dup:5d} {self.files:6d} {self.file_dups:5d} {self.file_missing:5d} "
-                f"{self.seconds:6.1f}")
+        return (
+            f"{self.scenario:24s} {self.n_in:6d} {self.out:6d} {self.dead:5d} {self.lost:5d} "
+            f"{self.dup:5d} {self.files:6d} {self.file_dups:5d} {self.file_missing:5d} "
+            f"{self.seconds:6.1f}"
+        )
 
 
 def launcher() -> Any:
@@ -148,7 +231,9 @@ def launcher() -> Any:
 def scenario_env(bootstrap: str, workdir: Path) -> dict[str, str]:
     """NEWSFLOW_* settings isolating one scenario: own topics, consumer group, output folder."""
     return isolated_env(
-        bootstrap, workdir, "chaos",
+        bootstrap,
+        workdir,
+        "chaos",
         NEWSFLOW_SINK_FLUSH_SECONDS="0.5",
         NEWSFLOW_SINK_BATCH="100",
         BROKER_SESSION_TIMEOUT="10",
@@ -164,8 +249,11 @@ class Workers:
 
     def start(self) -> subprocess.Popen[bytes]:
         self.n += 1
-        env = {**self.env, "NEWSFLOW_WEB_PORT": str(launcher().free_port()),
-               "NEWSFLOW_DATA_DIR": str(self.workdir / f"faust-{self.n}")}
+        env = {
+            **self.env,
+            "NEWSFLOW_WEB_PORT": str(launcher().free_port()),
+            "NEWSFLOW_DATA_DIR": str(self.workdir / f"faust-{self.n}"),
+        }
         proc = start_worker(env, log=self.workdir / f"worker-{self.n}.log")
         self.procs.append(proc)
         return proc
@@ -253,8 +341,9 @@ async def _until_done(s: Settings, ids: list[str], timeout: float, stall: float 
         return False
 
 
-async def _kill_when(s: Settings, workers: Workers, victim: subprocess.Popen[bytes], at: int, res: Result,
-                     timeout: float = 300.0) -> None:
+async def _kill_when(
+    s: Settings, workers: Workers, victim: subprocess.Popen[bytes], at: int, res: Result, timeout: float = 300.0
+) -> None:
     async def reached() -> bool:
         return await out_count(s) >= at
 
@@ -264,8 +353,7 @@ async def _kill_when(s: Settings, workers: Workers, victim: subprocess.Popen[byt
     res.events.append(f"kill -9 worker pid {victim.pid} at {got} enriched messages")
 
 
-async def crash(env: dict[str, str], workdir: Path, n: int = 2000, kills: int = 1,
-                timeout: float = 900.0) -> Result:
+async def crash(env: dict[str, str], workdir: Path, n: int = 2000, kills: int = 1, timeout: float = 900.0) -> Result:
     """One worker; kill -9 it ``kills`` times mid-stream, restarting it each time."""
     s, res, t0 = Settings.from_env(env), Result(f"crash x{kills}", n), time.monotonic()
     arts = make_articles(n, seed=1)
@@ -304,8 +392,7 @@ async def failover(env: dict[str, str], workdir: Path, n: int = 2000, timeout: f
         workers.stop_all()
 
 
-async def broker_restart(workdir: Path, n: int = 2000, down_seconds: float = 5.0,
-                         timeout: float = 900.0) -> Result:
+async def broker_restart(workdir: Path, n: int = 2000, down_seconds: float = 5.0, timeout: float = 900.0) -> Result:
     """A dedicated broker is stopped mid-stream and started again on the same data; nobody touches
     the worker. Half the articles go in before the outage, half after."""
     kafka = launcher()
@@ -329,7 +416,7 @@ async def broker_restart(workdir: Path, n: int = 2000, down_seconds: float = 5.0
         await asyncio.sleep(down_seconds)
         kafka.start(port=port, data=data, partitions=4, keep_data=True)
         res.events.append(f"broker restarted; worker alive={w.poll() is None}")
-        await produce(s, arts[n // 2:])
+        await produce(s, arts[n // 2 :])
         res.events.append(f"complete={await _until_done(s, [a.id for a in arts], timeout)}")
         res.events.append(f"worker alive={w.poll() is None} (never restarted)")
         res.seconds = time.monotonic() - t0
@@ -353,12 +440,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if a.scenario in ("crash", "all"):
                 (root / "crash").mkdir()
-                results.append(asyncio.run(crash(scenario_env(broker.bootstrap, root / "crash"),
-                                                 root / "crash", a.n)))
+                results.append(asyncio.run(crash(scenario_env(broker.bootstrap, root / "crash"), root / "crash", a.n)))
             if a.scenario in ("failover", "all"):
                 (root / "failover").mkdir()
-                results.append(asyncio.run(failover(scenario_env(broker.bootstrap, root / "failover"),
-                                                    root / "failover", a.n)))
+                results.append(
+                    asyncio.run(failover(scenario_env(broker.bootstrap, root / "failover"), root / "failover", a.n))
+                )
         finally:
             kafka.stop(data)
         if a.scenario in ("broker", "all"):

@@ -69,8 +69,9 @@ def cross_validate(bbc: list[Doc], acled: list[Doc], k: int = 5, seed: int = 0) 
     ac_cat: list[str | None] = [None] * len(acled)
     for i in range(k):
         b_test, a_test = set(bbc_folds[i].tolist()), set(ac_folds[i].tolist())
-        model = ClassifyModel(fit([d for j, d in enumerate(bbc) if j not in b_test],
-                                  [d for j, d in enumerate(acled) if j not in a_test]))
+        model = ClassifyModel(
+            fit([d for j, d in enumerate(bbc) if j not in b_test], [d for j, d in enumerate(acled) if j not in a_test])
+        )
         for j in b_test:
             cat, ev = model.classify(bbc[j].title, bbc[j].text)
             bbc_pred[j], bbc_conf[j], bbc_event[j] = cat.label, cat.score, ev.type if ev else None
@@ -95,8 +96,9 @@ def cross_validate(bbc: list[Doc], acled: list[Doc], k: int = 5, seed: int = 0) 
         "bbc_accuracy": accuracy_score(bbc_y, bbc_pred),
         "bbc_macro_f1": f1_score(bbc_y, bbc_pred, labels=sorted(BBC_TOPICS.values()), average="macro"),
         "bbc_accuracy_no_lexicon": accuracy_score(bbc_y, bbc_nolex),
-        "bbc_lexicon_wins": [(bbc[j].title, p) for j, p in enumerate(bbc_pred) if p not in BBC_TOPICS.values()
-                             and p != ACLED_CATEGORY],
+        "bbc_lexicon_wins": [
+            (bbc[j].title, p) for j, p in enumerate(bbc_pred) if p not in BBC_TOPICS.values() and p != ACLED_CATEGORY
+        ],
         "bbc_off_topic": Counter(p for p, y in zip(bbc_pred, bbc_y, strict=True) if p != y).most_common(6),
         "bbc_false_event_rate": sum(e is not None for e in bbc_event) / len(bbc),
         "bbc_false_events": Counter(e for e in bbc_event if e).most_common(),
@@ -108,8 +110,9 @@ def cross_validate(bbc: list[Doc], acled: list[Doc], k: int = 5, seed: int = 0) 
         "event_ece": ece([c for c, _ in scored], [ok for _, ok in scored]),
         "sub_event_accuracy": sum(p == y for p, y in zip(sub_pred, sub_y, strict=True)) / len(acled),
         "acled_conflict_category": sum(c == ACLED_CATEGORY for c in ac_cat) / len(acled),
-        "per_type_f1": dict(zip(types, f1_score(ev_y, ev_str, labels=types, average=None).round(3).tolist(),
-                                strict=True)),
+        "per_type_f1": dict(
+            zip(types, f1_score(ev_y, ev_str, labels=types, average=None).round(3).tolist(), strict=True)
+        ),
     }
 
 

@@ -72,8 +72,7 @@ class Scores:
     def summary(self, which: str | None = None) -> tuple[float, float, float, int]:
         rows = [r for r in self.rows if which is None or half(r[0]) == which]
         n = len(rows) or 1
-        return (sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, sum(r[3] for r in rows) / n,
-                len(rows))
+        return (sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, sum(r[3] for r in rows) / n, len(rows))
 
 
 def _ours(html: str, page_id: str) -> str:

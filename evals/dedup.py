@@ -73,8 +73,12 @@ def pair_scores(records: list[dict], decisions: dict[str, Dedup]) -> dict[str, f
 
     tp_pairs = pairs(both)
     return {
-        "precision": tp / max(1, tp + fp_), "recall": tp / max(1, should), "tp": tp, "fp": fp_,
-        "should": should, "pair_precision": tp_pairs / max(1, pairs(pred)),
+        "precision": tp / max(1, tp + fp_),
+        "recall": tp / max(1, should),
+        "tp": tp,
+        "fp": fp_,
+        "should": should,
+        "pair_precision": tp_pairs / max(1, pairs(pred)),
         "pair_recall": tp_pairs / max(1, pairs(true)),
     }
 
@@ -117,10 +121,12 @@ def tune(records: list[dict]) -> tuple[DedupConfig, dict[str, float]]:
     best: tuple[tuple, DedupConfig, dict] | None = None
     for k in GRID["shingle"]:
         base = {r["id"]: fingerprint(r["text"], replace(DEFAULT, shingle=k)) for r in records}
-        for (b, rows), jt, ct, mj in itertools.product(GRID["bands_rows"], GRID["jaccard_threshold"],
-                                                       GRID["containment_threshold"], GRID["min_jaccard"]):
-            cfg = replace(DEFAULT, shingle=k, bands=b, rows=rows, jaccard_threshold=jt,
-                          containment_threshold=ct, min_jaccard=mj)
+        for (b, rows), jt, ct, mj in itertools.product(
+            GRID["bands_rows"], GRID["jaccard_threshold"], GRID["containment_threshold"], GRID["min_jaccard"]
+        ):
+            cfg = replace(
+                DEFAULT, shingle=k, bands=b, rows=rows, jaccard_threshold=jt, containment_threshold=ct, min_jaccard=mj
+            )
             items = [(r["id"], rebanded(base[r["id"]], cfg), r["published_at"]) for r in records]
             dec, _ = stream(items, cfg)
             s = pair_scores(records, dec)
@@ -139,10 +145,16 @@ def eval_bbc(config: DedupConfig) -> None:
     items = [(a.key, fingerprint(a.body, config), 0) for a in arts]
     dec, _ = stream(items, config)
     cl = [dec[a.key].cluster_id for a in arts]
-    buckets = {"J=1 (identical)": (1.0, 1.01), "0.9<=J<1": (0.9, 1.0), "0.7<=J<0.9": (0.7, 0.9),
-               "0.5<=J<0.7": (0.5, 0.7)}
-    print(f"(a) BBC real duplicates: {len(arts)} articles, brute-force all-pairs word-5-gram Jaccard >= 0.5: "
-          f"{len(ref)} pairs ({len(identical)} identical bodies)")
+    buckets = {
+        "J=1 (identical)": (1.0, 1.01),
+        "0.9<=J<1": (0.9, 1.0),
+        "0.7<=J<0.9": (0.7, 0.9),
+        "0.5<=J<0.7": (0.5, 0.7),
+    }
+    print(
+        f"(a) BBC real duplicates: {len(arts)} articles, brute-force all-pairs word-5-gram Jaccard >= 0.5: "
+        f"{len(ref)} pairs ({len(identical)} identical bodies)"
+    )
     for name, (lo, hi) in buckets.items():
         sel = [(i, j) for i, j, jac, _ in ref if lo <= jac < hi]
         found = sum(cl[i] == cl[j] for i, j in sel)
@@ -150,16 +162,20 @@ def eval_bbc(config: DedupConfig) -> None:
     found = sum(cl[i] == cl[j] for i, j, _, _ in ref)
     print(f"    all                found {found}/{len(ref)} = {found / max(1, len(ref)):.3f}")
     # pairs the pipeline merges that the J>=0.5 reference does not have: what are they?
-    wide = {(i, j): (jac, con)
-            for i, j, jac, con in all_pairs(texts, 5, min_jaccard=0.05, min_containment=0.3)}
+    wide = {(i, j): (jac, con) for i, j, jac, con in all_pairs(texts, 5, min_jaccard=0.05, min_containment=0.3)}
     refset = {(i, j) for i, j, _, _ in ref}
     by_cluster: dict[str, list[int]] = {}
     for i, c in enumerate(cl):
         by_cluster.setdefault(c, []).append(i)
-    extra = [(i, j) for m in by_cluster.values() for i, j in itertools.combinations(m, 2)
-             if (i, j) not in refset]
-    hist = Counter("containment>=0.8" if wide.get(p, (0, 0))[1] >= 0.8 else
-                   "0.3<=J<0.5" if wide.get(p, (0, 0))[0] >= 0.3 else "J<0.3, containment<0.8" for p in extra)
+    extra = [(i, j) for m in by_cluster.values() for i, j in itertools.combinations(m, 2) if (i, j) not in refset]
+    hist = Counter(
+        "containment>=0.8"
+        if wide.get(p, (0, 0))[1] >= 0.8
+        else "0.3<=J<0.5"
+        if wide.get(p, (0, 0))[0] >= 0.3
+        else "J<0.3, containment<0.8"
+        for p in extra
+    )
     print(f"    merged pairs outside the reference: {len(extra)} {dict(hist)}")
     for i, j in extra:
         jac, con = wide.get((i, j), (0.0, 0.0))
@@ -173,9 +189,11 @@ def eval_syndication(records: list[dict], config: DedupConfig, label: str) -> No
     dec, _ = stream(items, config)
     s = pair_scores(recs, dec)
     print(f"(b) syndication set, test groups ({len(recs)} records, {s['should']} copies), config {label}:")
-    print(f"    decision precision {s['precision']:.4f} recall {s['recall']:.4f} "
-          f"(tp {s['tp']}, fp {s['fp']}, fn {s['should'] - s['tp']}); "
-          f"cluster-pair precision {s['pair_precision']:.4f} recall {s['pair_recall']:.4f}")
+    print(
+        f"    decision precision {s['precision']:.4f} recall {s['recall']:.4f} "
+        f"(tp {s['tp']}, fp {s['fp']}, fn {s['should'] - s['tp']}); "
+        f"cluster-pair precision {s['pair_precision']:.4f} recall {s['pair_recall']:.4f}"
+    )
     print(f"    recall by kind: {per_kind_recall(recs, dec)}")
 
 
@@ -201,9 +219,11 @@ def eval_msrp(config: DedupConfig) -> None:
     p, r = tp / max(1, tp + fp_), tp / max(1, tp + fn)
     f1 = 2 * p * r / max(1e-9, p + r)
     pos = sum(label for label, _, _ in rows)
-    print(f"(c) MSRP sentence pairs ({len(rows)} pairs, {pos} paraphrases; files: "
-          f"{', '.join(p.name for p in sorted((DATA / 'msrp').glob('msr_paraphrase_*.txt')))}): "
-          f"precision {p:.3f} recall {r:.3f} F1 {f1:.3f} (tp {tp}, fp {fp_})")
+    print(
+        f"(c) MSRP sentence pairs ({len(rows)} pairs, {pos} paraphrases; files: "
+        f"{', '.join(p.name for p in sorted((DATA / 'msrp').glob('msr_paraphrase_*.txt')))}): "
+        f"precision {p:.3f} recall {r:.3f} F1 {f1:.3f} (tp {tp}, fp {fp_})"
+    )
 
 
 def eval_cost(records: list[dict], config: DedupConfig) -> None:
@@ -217,9 +237,11 @@ def eval_cost(records: list[dict], config: DedupConfig) -> None:
     _, size = stream(items, config)
     t_dec = time.perf_counter() - t0
     n = len(items)
-    print(f"(d) {n} articles: fingerprint {n / t_fp:.0f}/s ({1e3 * t_fp / n:.2f} ms each); "
-          f"decide (lookup + record, dict state) {n / t_dec:.0f}/s; index state {size / n:.0f} bytes/article "
-          f"(compact JSON keys+values, {config.bands} band keys/article)")
+    print(
+        f"(d) {n} articles: fingerprint {n / t_fp:.0f}/s ({1e3 * t_fp / n:.2f} ms each); "
+        f"decide (lookup + record, dict state) {n / t_dec:.0f}/s; index state {size / n:.0f} bytes/article "
+        f"(compact JSON keys+values, {config.bands} band keys/article)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -232,10 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_tune:
         t0 = time.perf_counter()
         tuned, s = tune([r for r in records if r["split"] == "tune"])
-        print(f"tuned on tune groups ({time.perf_counter() - t0:.0f}s): shingle {tuned.shingle}, "
-              f"{tuned.bands}x{tuned.rows}, J>={tuned.jaccard_threshold}, C>={tuned.containment_threshold} "
-              f"(J>={tuned.min_jaccard}): precision {s['precision']:.4f} recall {s['recall']:.4f}"
-              f"{' (= DEFAULT)' if tuned == DEFAULT else ' (differs from DEFAULT)'}")
+        print(
+            f"tuned on tune groups ({time.perf_counter() - t0:.0f}s): shingle {tuned.shingle}, "
+            f"{tuned.bands}x{tuned.rows}, J>={tuned.jaccard_threshold}, C>={tuned.containment_threshold} "
+            f"(J>={tuned.min_jaccard}): precision {s['precision']:.4f} recall {s['recall']:.4f}"
+            f"{' (= DEFAULT)' if tuned == DEFAULT else ' (differs from DEFAULT)'}"
+        )
         if tuned != DEFAULT:
             eval_syndication(records, tuned, "tuned")
     eval_syndication(records, config, label)

@@ -38,15 +38,17 @@ from evals.train_ner import iob1_spans, read_conll  # noqa: E402
 TYPE_MAP = {"PERSON": "PER", "PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
 
 
-def conll_docs(limit: int | None = None, split: str = "testa",
-               ) -> list[tuple[str, set[tuple[int, int, str]], int]]:
+def conll_docs(
+    limit: int | None = None,
+    split: str = "testa",
+) -> list[tuple[str, set[tuple[int, int, str]], int]]:
     """(text, gold spans as (start, end, type), word count) per eng.testa document (``split``
     "traindev": the last 10% of eng.train documents, the model-selection set of
     ``evals.train_ner``, for tuning post-processing without looking at eng.testa)."""
     out = []
     if split == "traindev":
         train = read_conll(DATA / "conll2003" / "eng.train")
-        docs = train[-max(1, int(len(train) * 0.1)):]
+        docs = train[-max(1, int(len(train) * 0.1)) :]
     else:
         docs = read_conll(DATA / "conll2003" / "eng.testa")
     for doc in docs[:limit]:
@@ -140,9 +142,15 @@ def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
             if loc is not None and loc.lat is not None:
                 d = haversine_km(loc.lat, loc.lon, float(row["latitude"]), float(row["longitude"]))
                 c["within50"] += d <= 50
-    return {k: {"n": c["n"], "country": c["country"] / max(1, c["n"]),
-                "gazetteer": c["gazetteer"] / max(1, c["n"]),
-                "within50": c["within50"] / max(1, c["n"])} for k, c in res.items()}
+    return {
+        k: {
+            "n": c["n"],
+            "country": c["country"] / max(1, c["n"]),
+            "gazetteer": c["gazetteer"] / max(1, c["n"]),
+            "within50": c["within50"] / max(1, c["n"]),
+        }
+        for k, c in res.items()
+    }
 
 
 def main() -> None:
@@ -150,8 +158,12 @@ def main() -> None:
     ap.add_argument("--mode", choices=("fast", "accurate", "both"), default="both")
     ap.add_argument("--limit", type=int, default=None, help="first N documents / rows of each set")
     ap.add_argument("--conll-only", action="store_true", help="skip the ACLED part")
-    ap.add_argument("--conll-split", choices=("testa", "traindev"), default="testa",
-                    help="traindev: the eng.train dev split (model selection / tuning) instead")
+    ap.add_argument(
+        "--conll-split",
+        choices=("testa", "traindev"),
+        default="testa",
+        help="traindev: the eng.train dev split (model selection / tuning) instead",
+    )
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -172,8 +184,10 @@ def main() -> None:
         a = eval_acled(mode, rows)
         for split in ("dev", "test"):
             s = a[split]
-            print(f"ACLED 2020 {split:<4} n={s['n']}: country match {s['country']:.3f} "
-                  f"(gazetteer alone {s['gazetteer']:.3f}), within 50 km {s['within50']:.3f}")
+            print(
+                f"ACLED 2020 {split:<4} n={s['n']}: country match {s['country']:.3f} "
+                f"(gazetteer alone {s['gazetteer']:.3f}), within 50 km {s['within50']:.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,7 @@ def load_acled(path: Path) -> list[Doc]:
 
 
 def _calibrated_svm(c: float, class_weight: str | None = None) -> CalibratedClassifierCV:
-    return CalibratedClassifierCV(LinearSVC(C=c, class_weight=class_weight), method="sigmoid", cv=5,
-                                  ensemble=False)
+    return CalibratedClassifierCV(LinearSVC(C=c, class_weight=class_weight), method="sigmoid", cv=5, ensemble=False)
 
 
 def _export_head(prefix: str, clf, out: dict[str, np.ndarray]) -> None:
@@ -99,8 +98,7 @@ def fit(bbc: list[Doc], acled: list[Doc], max_features: int = MAX_FEATURES) -> d
     """Fit all heads; return the arrays ``pipeline.classify.ClassifyModel`` runs on."""
     cat_docs = [category_text(d.title, d.text) for d in bbc] + [d.text for d in acled]
     cat_y = [d.label for d in bbc] + [ACLED_CATEGORY] * len(acled)
-    vec = TfidfVectorizer(analyzer=analyze, min_df=2, sublinear_tf=True, max_features=max_features,
-                          dtype=np.float32)
+    vec = TfidfVectorizer(analyzer=analyze, min_df=2, sublinear_tf=True, max_features=max_features, dtype=np.float32)
     x_cat = vec.fit_transform(cat_docs)
     out: dict[str, np.ndarray] = {
         "vocab": np.array(vec.get_feature_names_out(), dtype=str),
@@ -132,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     arrays = fit(bbc, acled)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
-    print(f"{len(bbc)} BBC articles, {len(acled)} ACLED notes, {len(arrays['vocab'])} features "
-          f"-> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"{len(bbc)} BBC articles, {len(acled)} ACLED notes, {len(arrays['vocab'])} features "
+        f"-> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)"
+    )
     return 0
 
 

@@ -46,10 +46,8 @@ def load_rows(path: Path) -> list[dict[str, str]]:
 
 def fit(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
     by_num = iso2_by_numeric()
-    pairs = [(r["notes"], code) for r in rows if (r.get("notes") or "").strip()
-             and (code := country_code(r, by_num))]
-    vec = TfidfVectorizer(analyzer=analyze, min_df=2, sublinear_tf=True, max_features=MAX_FEATURES,
-                          dtype=np.float32)
+    pairs = [(r["notes"], code) for r in rows if (r.get("notes") or "").strip() and (code := country_code(r, by_num))]
+    vec = TfidfVectorizer(analyzer=analyze, min_df=2, sublinear_tf=True, max_features=MAX_FEATURES, dtype=np.float32)
     x = vec.fit_transform([t for t, _ in pairs])
     clf = LogisticRegression(C=C, max_iter=2000)
     clf.fit(x, [c for _, c in pairs])
@@ -81,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     arrays = fit(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
-    print(f"{len(rows)} ACLED rows, {len(arrays['classes'])} countries, {len(arrays['vocab'])} features "
-          f"-> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"{len(rows)} ACLED rows, {len(arrays['classes'])} countries, {len(arrays['vocab'])} features "
+        f"-> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)"
+    )
     return 0
 
 

@@ -303,10 +303,15 @@ def main() -> None:
     ap.add_argument("--eval-frequency", type=int, default=None)
     ap.add_argument("--workdir", default=None, help="keep the run here (default: a temp dir)")
     ap.add_argument("--dropout", type=float, default=None)
-    ap.add_argument("--max-minutes", type=float, default=0,
-                    help="wall-clock budget; stops after the first evaluation past it (0: none)")
-    ap.add_argument("--no-newlines", action="store_true",
-                    help="join a document's sentences with spaces (default: one per line)")
+    ap.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0,
+        help="wall-clock budget; stops after the first evaluation past it (0: none)",
+    )
+    ap.add_argument(
+        "--no-newlines", action="store_true", help="join a document's sentences with spaces (default: one per line)"
+    )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -317,8 +322,10 @@ def main() -> None:
     n_dev = max(1, int(len(docs) * args.dev_share))
     train_docs, dev_docs = docs[:-n_dev], docs[-n_dev:]
     nlp = spacy.blank("en")
-    overrides: dict[str, object] = {"training.max_steps": args.max_steps,
-                                    "training.logger.max_minutes": args.max_minutes}
+    overrides: dict[str, object] = {
+        "training.max_steps": args.max_steps,
+        "training.logger.max_minutes": args.max_minutes,
+    }
     if args.learn_rate is not None:
         overrides["training.optimizer.learn_rate"] = args.learn_rate
     if args.dropout is not None:
@@ -349,8 +356,13 @@ def main() -> None:
         shutil.copytree(t / "out" / "model-best", out)
         # The saved pipeline must load without this module: plain console logger in its config.
         cfg = out / "config.cfg"
-        cfg.write_text(re.sub(r'"newsflow\.TimedConsoleLogger\.v1"\n(progress_bar = \w+)\nmax_minutes = \S+',
-                              r'"spacy.ConsoleLogger.v1"\n\1', cfg.read_text()))
+        cfg.write_text(
+            re.sub(
+                r'"newsflow\.TimedConsoleLogger\.v1"\n(progress_bar = \w+)\nmax_minutes = \S+',
+                r'"spacy.ConsoleLogger.v1"\n\1',
+                cfg.read_text(),
+            )
+        )
     print(f"saved {out}")
 
 

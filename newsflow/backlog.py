@@ -59,8 +59,9 @@ def from_json(obj: object) -> RawArticle:
     data = dict(obj)
     if not data.get("id"):
         content = str(data.get("body") or data.get("html") or "")
-        data["id"] = stable_id(data.get("url") if isinstance(data.get("url"), str) else None,
-                               f"{data.get('title') or ''}\n{content}")
+        data["id"] = stable_id(
+            data.get("url") if isinstance(data.get("url"), str) else None, f"{data.get('title') or ''}\n{content}"
+        )
     return RawArticle.model_validate(data)
 
 

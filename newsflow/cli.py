@@ -13,8 +13,9 @@ def _cmd_replay(a: argparse.Namespace) -> int:
     from newsflow.replay import replay
     from newsflow.settings import get_settings
 
-    summary = asyncio.run(replay(get_settings(), a.paths, rate=a.rate, speed=a.speed, progress=not a.quiet,
-                                 checkpoint=a.checkpoint))
+    summary = asyncio.run(
+        replay(get_settings(), a.paths, rate=a.rate, speed=a.speed, progress=not a.quiet, checkpoint=a.checkpoint)
+    )
     print(summary.line())
     return 0
 
@@ -74,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, help="resume file: a rerun skips what was produced and acked")
     p.set_defaults(func=_cmd_replay)
 
-    p = sub.add_parser("reprocess", help="reset the workers' group to read newsflow.raw from the start "
-                       "(stop the workers first)")
+    p = sub.add_parser(
+        "reprocess", help="reset the workers' group to read newsflow.raw from the start (stop the workers first)"
+    )
     p.add_argument("--group", help="consumer group (default: NEWSFLOW_APP_ID)")
     p.set_defaults(func=_cmd_reprocess)
 

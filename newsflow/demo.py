@@ -48,8 +48,13 @@ def start_worker(env: dict[str, str] | None = None, log: Path | None = None) -> 
     """A real worker process (``newsflow worker``) with the given NEWSFLOW_* overrides."""
     full = {**os.environ, **(env or {})}
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", "newsflow.cli", "worker"], env=full,
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsflow.cli", "worker"],
+        env=full,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 30.0, kill: bool = False) -> None:
@@ -70,21 +75,35 @@ def _print_article(doc: dict) -> None:
     print(f"\n=== {doc.get('title')}  [{doc['id']}]")
     print(f"published  {doc.get('published_at')}   language {doc.get('language')}")
     print(f"text       {len(doc['text'])} chars: {doc['text'][:160]!r}…")
-    print(f"category   {cat.get('label')} ({cat.get('score')}); top3: "
-          + ", ".join(f"{t['label']} {t['score']}" for t in cat.get("top", [])))
+    print(
+        f"category   {cat.get('label')} ({cat.get('score')}); top3: "
+        + ", ".join(f"{t['label']} {t['score']}" for t in cat.get("top", []))
+    )
     if ev:
         loc = ev.get("location") or {}
-        print(f"event      {ev['type']} / {ev.get('sub_type')} ({ev['score']}) at {loc.get('name')}, "
-              f"{ev.get('country')} ({loc.get('lat')}, {loc.get('lon')})")
+        print(
+            f"event      {ev['type']} / {ev.get('sub_type')} ({ev['score']}) at {loc.get('name')}, "
+            f"{ev.get('country')} ({loc.get('lat')}, {loc.get('lon')})"
+        )
     else:
         print("event      none")
-    print("entities   " + "; ".join(
-        f"{e['name']} {e['label']}×{e['mentions']}"
-        + (f" [{e['place']['country']}{' capital' if e['place'].get('is_capital') else ''}]"
-           if e.get("place") else "")
-        for e in doc.get("entity_index", [])[:14]))
-    print(f"dedup      {dd['status']}" + (f" of {dd['duplicate_of']}" if dd.get("duplicate_of") else "")
-          + f" cluster {dd['cluster_id']} similarity {dd['similarity']}")
+    print(
+        "entities   "
+        + "; ".join(
+            f"{e['name']} {e['label']}×{e['mentions']}"
+            + (
+                f" [{e['place']['country']}{' capital' if e['place'].get('is_capital') else ''}]"
+                if e.get("place")
+                else ""
+            )
+            for e in doc.get("entity_index", [])[:14]
+        )
+    )
+    print(
+        f"dedup      {dd['status']}"
+        + (f" of {dd['duplicate_of']}" if dd.get("duplicate_of") else "")
+        + f" cluster {dd['cluster_id']} similarity {dd['similarity']}"
+    )
 
 
 async def _run(s: Settings, paths: list[Path], timeout: float) -> int:

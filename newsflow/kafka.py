@@ -51,7 +51,11 @@ def producer(s: Settings, **kw: object) -> AIOKafkaProducer:
 
 
 async def read_topic(
-    s: Settings, topic: str, *, follow: bool = False, from_beginning: bool = True,
+    s: Settings,
+    topic: str,
+    *,
+    follow: bool = False,
+    from_beginning: bool = True,
     start_offsets: dict[int, int] | None = None,
 ) -> AsyncIterator[tuple[bytes | None, bytes]]:
     """Yield (key, value) of every partition of ``topic``; without ``follow``, stop at the log end
@@ -104,8 +108,7 @@ async def end_offsets(s: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expected: int,
-                  timeout: float) -> list[bytes]:
+async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expected: int, timeout: float) -> list[bytes]:
     """Wait until ``expected`` new messages arrived on ``topic`` after ``start_offsets``."""
     import asyncio
 

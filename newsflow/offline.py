@@ -32,8 +32,9 @@ class OfflineStats:
         return f"enriched {self.written} articles in {self.seconds:.1f}s ({rate:.0f}/s); {self.rejected} rejected"
 
 
-def enrich_iter(items: Iterable[RawArticle | Unreadable], stats: OfflineStats | None = None,
-                enricher: Enricher | None = None) -> Iterable[EnrichedArticle]:
+def enrich_iter(
+    items: Iterable[RawArticle | Unreadable], stats: OfflineStats | None = None, enricher: Enricher | None = None
+) -> Iterable[EnrichedArticle]:
     enricher = enricher or Enricher(entity_mode=get_settings().entity_mode)
     stats = stats or OfflineStats()
     for item in items:
@@ -57,8 +58,9 @@ def enrich_files(paths: list[Path], output: Path, progress: bool = True) -> Offl
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     with open(tmp, "wb") as fh:
-        for art in tqdm(enrich_iter(read_backlog(paths), stats), unit="art", disable=not progress,
-                        file=sys.stderr, desc="enrich"):
+        for art in tqdm(
+            enrich_iter(read_backlog(paths), stats), unit="art", disable=not progress, file=sys.stderr, desc="enrich"
+        ):
             fh.write(art.to_bytes() + b"\n")
     tmp.replace(output)
     stats.seconds = time.monotonic() - started

@@ -48,8 +48,10 @@ class ReplaySummary:
 
     def line(self) -> str:
         rate = self.produced / self.seconds if self.seconds else 0.0
-        line = (f"replayed {self.produced} articles ({self.bytes / 1e6:.2f} MB) in {self.seconds:.1f}s "
-                f"= {rate:.0f}/s; {self.dead_lettered} unreadable sent to the dead-letter topic")
+        line = (
+            f"replayed {self.produced} articles ({self.bytes / 1e6:.2f} MB) in {self.seconds:.1f}s "
+            f"= {rate:.0f}/s; {self.dead_lettered} unreadable sent to the dead-letter topic"
+        )
         if self.checkpoint is not None:
             line += f"; skipped {self.skipped} already acknowledged (checkpoint {self.checkpoint})"
         return line
@@ -74,16 +76,17 @@ class Checkpoint:
             data = orjson.loads(self.path.read_bytes())
             if data.get("paths") != self.paths:
                 raise CheckpointMismatch(
-                    f"{self.path} records a replay of {data.get('paths')}, not {self.paths}; "
-                    "delete it to start over")
+                    f"{self.path} records a replay of {data.get('paths')}, not {self.paths}; delete it to start over"
+                )
             self.acked = int(data.get("acked", 0))
             self.done = bool(data.get("done", False))
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps({"paths": self.paths, "acked": self.acked, "done": self.done,
-                                      "updated": time.time()}))
+        tmp.write_bytes(
+            orjson.dumps({"paths": self.paths, "acked": self.acked, "done": self.done, "updated": time.time()})
+        )
         os.replace(tmp, self.path)
 
 
@@ -94,8 +97,14 @@ def _pace_key_sortable(item: RawArticle | Unreadable) -> tuple[int, float]:
 
 
 async def replay(
-    s: Settings, paths: list[Path], *, rate: float | None = None, speed: float | None = None,
-    progress: bool = True, keep_ids: bool = False, checkpoint: Path | None = None,
+    s: Settings,
+    paths: list[Path],
+    *,
+    rate: float | None = None,
+    speed: float | None = None,
+    progress: bool = True,
+    keep_ids: bool = False,
+    checkpoint: Path | None = None,
     stop_after: int | None = None,
 ) -> ReplaySummary:
     """Produce every article under ``paths``, keyed by its stable id.
@@ -219,15 +228,22 @@ async def reprocess_offsets(s: Settings, group: str | None = None) -> dict[str, 
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=group or s.app_id,
-                                enable_auto_commit=False, **s.kafka_client_kwargs())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=group or s.app_id,
+        enable_auto_commit=False,
+        **s.kafka_client_kwargs(),
+    )
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - first contact
         offsets: dict[TopicPartition, int] = {}
         for stages, where in ((REPROCESS_FROM_START, "beginning"), (REPROCESS_SKIP, "end")):
-            tps = [TopicPartition(s.topic(st), p) for st in stages
-                   for p in sorted(consumer.partitions_for_topic(s.topic(st)) or ())]
+            tps = [
+                TopicPartition(s.topic(st), p)
+                for st in stages
+                for p in sorted(consumer.partitions_for_topic(s.topic(st)) or ())
+            ]
             if not tps:
                 continue
             if where == "beginning":

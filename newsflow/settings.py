@@ -42,15 +42,15 @@ class Settings(BaseSettings):
     # --- Stages --------------------------------------------------------------------------------
     max_article_bytes: int = Field(5_000_000, description="larger raw messages are dead-lettered")
     max_output_bytes: int = Field(
-        8_000_000, ge=1024,
+        8_000_000,
+        ge=1024,
         description="a stage result larger than this is dead-lettered; kept below the producer's "
         "max_request_size (2 x max_article_bytes) so a send can never fail for its size",
     )
-    deadletter_preview_bytes: int = Field(
-        65_536, ge=0, description="original bytes kept as text in a dead letter"
-    )
+    deadletter_preview_bytes: int = Field(65_536, ge=0, description="original bytes kept as text in a dead letter")
     stall_seconds: float = Field(
-        30.0, gt=0,
+        30.0,
+        gt=0,
         description="a partition whose committed offset stays behind its log end this long with every "
         "fetched message acknowledged is re-read from the committed offset (agents.topology)",
     )
@@ -58,12 +58,14 @@ class Settings(BaseSettings):
         120.0, gt=0, description="with stage_threads, a stateless step running longer is dead-lettered"
     )
     stage_threads: bool = Field(
-        False, description="run clean/entities/classify in a thread (experimental: one failover run "
-        "lost 2 of 300 articles at a rebalance with it on; see agents/topology.py _run_stage)"
+        False,
+        description="run clean/entities/classify in a thread (experimental: one failover run "
+        "lost 2 of 300 articles at a rebalance with it on; see agents/topology.py _run_stage)",
     )
     dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
     dedup_expiry_seconds: float = Field(
-        600.0, gt=0,
+        600.0,
+        gt=0,
         description="how often the dedup index forgets articles older than the window; each run scans "
         "the whole index, and between runs the index overshoots the window by what arrives meanwhile "
         "(ingest rate x interval), so a short interval bounds memory tighter at some CPU cost",
@@ -102,8 +104,11 @@ class Settings(BaseSettings):
                 keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
             )
         if self.security_protocol.startswith("SASL"):
-            kw.update(sasl_mechanism=self.sasl_mechanism or "PLAIN",
-                      sasl_plain_username=self.sasl_username, sasl_plain_password=self.sasl_password)
+            kw.update(
+                sasl_mechanism=self.sasl_mechanism or "PLAIN",
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
         return kw
 
 

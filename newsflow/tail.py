@@ -27,9 +27,10 @@ def summary(doc: dict) -> str:
     where = (ev.get("location") or {}).get("name")
     event = f"{ev.get('type')} / {ev.get('sub_type')} @ {where}, {ev.get('country')}" if ev else "no event"
     title = (doc.get("title") or "")[:70]
-    return (f"{doc.get('id')}  {title}\n    category={cat.get('label')} ({cat.get('score')})  "
-            f"event={event}  dedup={dd.get('status')}"
-            + (f" of {dd.get('duplicate_of')}" if dd.get("duplicate_of") else ""))
+    return (
+        f"{doc.get('id')}  {title}\n    category={cat.get('label')} ({cat.get('score')})  "
+        f"event={event}  dedup={dd.get('status')}" + (f" of {dd.get('duplicate_of')}" if dd.get("duplicate_of") else "")
+    )
 
 
 async def tail(a: argparse.Namespace) -> int:

@@ -45,13 +45,30 @@ from pipeline.classify_lexicon import lexicon_weights
 from schemas import Category, Event, Score
 
 CATEGORIES = (
-    "arts_culture_entertainment", "conflict_war_peace", "crime_law_justice",
-    "disaster_accident_emergency", "economy_business_finance", "education", "environment",
-    "health", "human_interest", "labour", "lifestyle_leisure", "politics", "religion",
-    "science_technology", "society", "sport", "weather",
+    "arts_culture_entertainment",
+    "conflict_war_peace",
+    "crime_law_justice",
+    "disaster_accident_emergency",
+    "economy_business_finance",
+    "education",
+    "environment",
+    "health",
+    "human_interest",
+    "labour",
+    "lifestyle_leisure",
+    "politics",
+    "religion",
+    "science_technology",
+    "society",
+    "sport",
+    "weather",
 )
 EVENT_TYPES = (
-    "Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots",
+    "Battles",
+    "Explosions/Remote violence",
+    "Violence against civilians",
+    "Protests",
+    "Riots",
     "Strategic developments",
 )
 NO_EVENT = "none"
@@ -133,8 +150,9 @@ class ClassifyModel:
                 break
             if c not in probs:
                 top.append((c, 0.0))
-        return Category(label=top[0][0], score=round(top[0][1], 4),
-                        top=[Score(label=k, score=round(v, 4)) for k, v in top])
+        return Category(
+            label=top[0][0], score=round(top[0][1], 4), top=[Score(label=k, score=round(v, 4)) for k, v in top]
+        )
 
     def event(self, title: str | None, text: str) -> Event | None:
         ix, vals = self._features(Counter(analyze_event(title, text)))

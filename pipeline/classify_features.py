@@ -59,12 +59,18 @@ def event_text(title: str | None, text: str) -> str:
 _ACLED_PATTERNS = [
     re.compile(r"\[[^\]]*\]"),
     re.compile(r"^\s*(?:on|around|between|during|from)\b[^,]{0,60}?\b20\d\d\b(?:\s*\([^)]*\))?,?\s*", re.I),
-    re.compile(r"\b(?:on|around|between|during|from|in|by)\s+(?:the\s+)?(?:night\s+of\s+)?"
-               r"(?:\d{1,2}(?:\s*(?:-|and|to)\s*\d{1,2})?\s+)?"
-               r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
-               r"(?:\s+20\d\d)?\b(?:\s*\(as reported\))?,?", re.I),
-    re.compile(r"^\s*(?:movement of forces|other|looting|arrests?|property destruction|"
-               r"disrupted weapons use|agreement|change to group/activity)\s*:\s*", re.I),
+    re.compile(
+        r"\b(?:on|around|between|during|from|in|by)\s+(?:the\s+)?(?:night\s+of\s+)?"
+        r"(?:\d{1,2}(?:\s*(?:-|and|to)\s*\d{1,2})?\s+)?"
+        r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+        r"(?:\s+20\d\d)?\b(?:\s*\(as reported\))?,?",
+        re.I,
+    ),
+    re.compile(
+        r"^\s*(?:movement of forces|other|looting|arrests?|property destruction|"
+        r"disrupted weapons use|agreement|change to group/activity)\s*:\s*",
+        re.I,
+    ),
     re.compile(r"\bcoded as\b[^.]*", re.I),
 ]
 
@@ -73,10 +79,16 @@ _ACLED_PATTERNS = [
 # two events", "No fatalities nor injuries reported") is rewritten into the plain words a news
 # report uses ("people killed", "no casualties reported"): whether people died is part of the event,
 # the coding convention is not.
-_NO_FATAL = re.compile(r"\b(?:with\s+)?(?:no|neither|without)\s+(?:reports?\s+(?:of|on)\s+|reported\s+)?"
-                       r"(?:number\s+of\s+)?fatalit(?:y|ies)\b[^.;]*", re.I)
-_CODED_FATAL = re.compile(r"\b(?:unknown|unclear)?\s*(?:reported\s+)?(?:number\s+of\s+)?fatalit(?:y|ies)\s+"
-                          r"(?:are\s+|were\s+)?(?:coded|split|spread|distributed)\b[^.;]*", re.I)
+_NO_FATAL = re.compile(
+    r"\b(?:with\s+)?(?:no|neither|without)\s+(?:reports?\s+(?:of|on)\s+|reported\s+)?"
+    r"(?:number\s+of\s+)?fatalit(?:y|ies)\b[^.;]*",
+    re.I,
+)
+_CODED_FATAL = re.compile(
+    r"\b(?:unknown|unclear)?\s*(?:reported\s+)?(?:number\s+of\s+)?fatalit(?:y|ies)\s+"
+    r"(?:are\s+|were\s+)?(?:coded|split|spread|distributed)\b[^.;]*",
+    re.I,
+)
 _N_FATAL = re.compile(r"\b(\d+)\s+fatalit(?:y|ies)\b", re.I)
 _FATAL_WORD = re.compile(r"\bfatalit(?:y|ies)\b", re.I)
 

@@ -98,22 +98,39 @@ _CAPTION_LABEL = re.compile(
     re.I,
 )
 _MONTH_NAMES = [
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ]
-_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)} | {
-    m[:3]: i for i, m in enumerate(_MONTH_NAMES, start=1)
-} | {"sept": 9}
+_MONTHS = (
+    {m: i for i, m in enumerate(_MONTH_NAMES, start=1)}
+    | {m[:3]: i for i, m in enumerate(_MONTH_NAMES, start=1)}
+    | {"sept": 9}
+)
 _MONTH_RE = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_DATE_PREFIX = r"^(?:(?:published|updated|last updated|posted|first published)(?: on)?\s*:?\s*)?" \
+_DATE_PREFIX = (
+    r"^(?:(?:published|updated|last updated|posted|first published)(?: on)?\s*:?\s*)?"
     r"(?:(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun)[a-z]*,?\s+)?"
+)
 _TIME_SUFFIX = r"(?:\s*(?:[,|-]|at)?\s*\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?)?\s*$"
-_DATELINE_DMY = re.compile(_DATE_PREFIX + r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE +
-                           r",?\s+(?P<year>\d{4})" + _TIME_SUFFIX, re.I)
-_DATELINE_MDY = re.compile(_DATE_PREFIX + _MONTH_RE + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+"
-                           r"(?P<year>\d{4})" + _TIME_SUFFIX, re.I)
-_DATELINE_ISO = re.compile(_DATE_PREFIX + r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})" + _TIME_SUFFIX,
-                           re.I)
+_DATELINE_DMY = re.compile(
+    _DATE_PREFIX + r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(?P<year>\d{4})" + _TIME_SUFFIX, re.I
+)
+_DATELINE_MDY = re.compile(
+    _DATE_PREFIX + _MONTH_RE + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+"
+    r"(?P<year>\d{4})" + _TIME_SUFFIX,
+    re.I,
+)
+_DATELINE_ISO = re.compile(_DATE_PREFIX + r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})" + _TIME_SUFFIX, re.I)
 
 # Glued words. "Syria'sIdlib": a possessive directly followed by a capitalised word.
 _GLUED_POSSESSIVE = re.compile(r"(?<=[a-z])(['’]s)(?=[A-Z][a-z])")
@@ -125,9 +142,7 @@ _GLUED_LOWER_UPPER = re.compile(r"\b([a-z][a-z]{2,})(?=[A-Z][a-z])")
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z]{2,}\b)")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-_HTML_SNIFF = re.compile(
-    r"^\s*(?:<!doctype html|<html\b|<head\b|<body\b)|<(?:p|div|br|article)\b[^>]*>", re.I
-)
+_HTML_SNIFF = re.compile(r"^\s*(?:<!doctype html|<html\b|<head\b|<body\b)|<(?:p|div|br|article)\b[^>]*>", re.I)
 
 
 def _parse_dateline(line: str) -> datetime | None:
@@ -254,8 +269,7 @@ def clean_plain(title: str | None, body: str) -> CleanResult:
             notes.append("title_from_first_line")
     kept, published = clean_lines(lines, title, notes)
     text = "\n\n".join(kept)
-    return CleanResult(title=title or None, text=text, language=None, published_at=published,
-                       notes=_dedupe(notes))
+    return CleanResult(title=title or None, text=text, language=None, published_at=published, notes=_dedupe(notes))
 
 
 def _parse_iso_date(value: str | None) -> datetime | None:

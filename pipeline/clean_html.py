@@ -172,9 +172,13 @@ def _cut_at_end_marker(lines: list[str], notes: list[str]) -> list[str]:
     total = sum(_words(ln) for ln in lines if _is_prose(ln))
     seen = 0
     for i, line in enumerate(lines):
-        if seen and _words(line) <= 12 and (
-            (seen >= END_MARKER_MIN_SHARE * total and _END_MARKER.match(line))
-            or (seen >= COMMENTS_MARKER_MIN_WORDS and _COMMENTS_MARKER.match(line))
+        if (
+            seen
+            and _words(line) <= 12
+            and (
+                (seen >= END_MARKER_MIN_SHARE * total and _END_MARKER.match(line))
+                or (seen >= COMMENTS_MARKER_MIN_WORDS and _COMMENTS_MARKER.match(line))
+            )
         ):
             notes.append("html_end_marker")
             return lines[:i]
@@ -222,9 +226,7 @@ def _extract(html: str, tables: bool, metadata: bool, notes: list[str]) -> Any:
     try:
         import trafilatura
 
-        return trafilatura.bare_extraction(
-            html, include_comments=False, include_tables=tables, with_metadata=metadata
-        )
+        return trafilatura.bare_extraction(html, include_comments=False, include_tables=tables, with_metadata=metadata)
     except Exception as exc:  # trafilatura/lxml on hostile input: treat as "nothing usable"
         notes.append(f"html_error:{type(exc).__name__}")
         return None

@@ -182,8 +182,7 @@ def fingerprint(text: str, config: DedupConfig = DEFAULT) -> Fingerprint:
     words = normalise(text)
     exact = hashlib.blake2b(" ".join(words).encode(), digest_size=16).hexdigest()
     sh = shingles(words, config.shingle)
-    mh = MinHash(num_perm=config.num_perm, seed=_SEED, scheme=_SCHEME,
-                 permutations=_permutations(config.num_perm))
+    mh = MinHash(num_perm=config.num_perm, seed=_SEED, scheme=_SCHEME, permutations=_permutations(config.num_perm))
     mh.update_batch([s.encode() for s in sh])
     sig = tuple(int(x) for x in mh.hashvalues)
     return Fingerprint(exact=exact, signature=sig, bands=tuple(band_keys(sig, config)), size=len(sh))
@@ -201,8 +200,9 @@ def similarity(jaccard: float, n_a: int, n_b: int) -> tuple[float, float]:
     return jaccard, min(1.0, inter / max(1, min(n_a, n_b)))
 
 
-def verify(fp: Fingerprint, other_sig: np.ndarray | Sequence[int], other_size: int,
-           config: DedupConfig = DEFAULT) -> float | None:
+def verify(
+    fp: Fingerprint, other_sig: np.ndarray | Sequence[int], other_size: int, config: DedupConfig = DEFAULT
+) -> float | None:
     """Score of a candidate if it is a near duplicate of ``fp``, else None.
 
     The score is the estimated Jaccard, or the containment when only containment qualifies.
@@ -239,8 +239,9 @@ def to_epoch(published_at: datetime | str | float | int | None) -> int:
     return int(published_at)
 
 
-def candidates(fp: Fingerprint, band_index: Mapping[str, list[list[Any]]], t: int,
-               config: DedupConfig = DEFAULT) -> set[str]:
+def candidates(
+    fp: Fingerprint, band_index: Mapping[str, list[list[Any]]], t: int, config: DedupConfig = DEFAULT
+) -> set[str]:
     """Ids sharing at least one band with ``fp`` and published within the window of ``t``."""
     out: set[str] = set()
     for band in fp.bands:
@@ -290,8 +291,12 @@ def decide(
                 best = (key, score, cand)
         if best is not None:
             _, score, cand = best
-            result = Dedup(status="near_duplicate", duplicate_of=cand["of"], cluster_id=cand["c"],
-                           similarity=round(min(1.0, score), 4))
+            result = Dedup(
+                status="near_duplicate",
+                duplicate_of=cand["of"],
+                cluster_id=cand["c"],
+                similarity=round(min(1.0, score), 4),
+            )
     if result is None:
         cluster = f"c_{fp.exact[:16]}"
         result = Dedup(status="unique", duplicate_of=None, cluster_id=cluster, similarity=0.0)
@@ -339,9 +344,7 @@ def expire(
 def state_bytes(*mappings: Mapping[str, Any]) -> int:
     """Bytes of compact JSON keys + values over the given mappings (what a changelog would carry)."""
     return sum(
-        len(k.encode()) + len(json.dumps(v, separators=(",", ":")).encode())
-        for m in mappings
-        for k, v in m.items()
+        len(k.encode()) + len(json.dumps(v, separators=(",", ":")).encode()) for m in mappings for k, v in m.items()
     )
 
 

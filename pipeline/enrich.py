@@ -32,8 +32,15 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
     if not r.text.strip():
         raise ValueError("no article text left after cleaning")
     data = raw.model_dump()
-    data.update(title=r.title, text=r.text, language=r.language, author=r.author,
-                published_at=r.published_at, clean_notes=r.notes, html=None)
+    data.update(
+        title=r.title,
+        text=r.text,
+        language=r.language,
+        author=r.author,
+        published_at=r.published_at,
+        clean_notes=r.notes,
+        html=None,
+    )
     return CleanedArticle.model_validate(data)
 
 
@@ -69,8 +76,14 @@ class Enricher:
 
     def __call__(self, raw: RawArticle) -> EnrichedArticle:
         classified = classify_step(entities_step(clean_step(raw), self.entity_mode))
-        dedup = decide(classified.id, fingerprint(classified.text), self.exact_index, self.band_index,
-                       self.seen, published_at=classified.published_at)
+        dedup = decide(
+            classified.id,
+            fingerprint(classified.text),
+            self.exact_index,
+            self.band_index,
+            self.seen,
+            published_at=classified.published_at,
+        )
         return enriched_from(classified, dedup)
 
 

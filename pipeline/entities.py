@@ -33,8 +33,21 @@ _WORD = r"(?:(?:[A-Z]\.){2,}|[A-Z][\w-]*(?:['’][A-Za-z]+)?)"
 # "Syria's Idlib" gives two places, and a sentence end is never crossed.
 _SPAN = re.compile(rf"\b{_WORD}(?:(?<!['’]s) (?:of |the |de |del |de la |da |do |al |el )?{_WORD})*")
 _LOC_NOUNS = (
-    "highway", "road", "river", "mountains", "valley", "border", "sea", "lake", "strait", "corridor",
-    "crossing", "desert", "motorway", "expressway", "canal",
+    "highway",
+    "road",
+    "river",
+    "mountains",
+    "valley",
+    "border",
+    "sea",
+    "lake",
+    "strait",
+    "corridor",
+    "crossing",
+    "desert",
+    "motorway",
+    "expressway",
+    "canal",
 )
 # "M4 highway", "Tigris River", "Route 5": the name plus the noun is one LOC.
 _LOC_PHRASE = re.compile(
@@ -42,19 +55,117 @@ _LOC_PHRASE = re.compile(
     r"|\b(?:Route|Highway|Road) \d+[A-Z]?\b"
 )
 _ORG_CUES = {
-    "ministry", "agency", "army", "forces", "party", "council", "government", "bank", "inc",
-    "corp", "ltd", "company", "union", "organisation", "organization", "police", "court",
-    "university", "committee", "group", "news", "reuters", "nations", "club", "association",
-    "federation", "fc", "front", "movement", "brigade", "militia", "commission", "institute",
+    "ministry",
+    "agency",
+    "army",
+    "forces",
+    "party",
+    "council",
+    "government",
+    "bank",
+    "inc",
+    "corp",
+    "ltd",
+    "company",
+    "union",
+    "organisation",
+    "organization",
+    "police",
+    "court",
+    "university",
+    "committee",
+    "group",
+    "news",
+    "reuters",
+    "nations",
+    "club",
+    "association",
+    "federation",
+    "fc",
+    "front",
+    "movement",
+    "brigade",
+    "militia",
+    "commission",
+    "institute",
 }
 _STOP = {
-    "The", "A", "An", "In", "On", "At", "He", "She", "It", "They", "We", "I", "But", "And", "Some",
-    "This", "That", "These", "Those", "Within", "After", "Before", "When", "While", "Monday",
-    "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February",
-    "March", "April", "May", "June", "July", "August", "September", "October", "November",
-    "December", "Mr", "Mrs", "Ms", "Dr", "His", "Her", "Its", "Their", "Our", "If", "As", "For",
-    "From", "By", "With", "Around", "Near", "Between", "During", "Following", "According", "Of",
-    "To", "There", "Two", "Three", "One", "Several", "No", "Other", "All", "Also", "Both",
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "At",
+    "He",
+    "She",
+    "It",
+    "They",
+    "We",
+    "I",
+    "But",
+    "And",
+    "Some",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "Within",
+    "After",
+    "Before",
+    "When",
+    "While",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
+    "His",
+    "Her",
+    "Its",
+    "Their",
+    "Our",
+    "If",
+    "As",
+    "For",
+    "From",
+    "By",
+    "With",
+    "Around",
+    "Near",
+    "Between",
+    "During",
+    "Following",
+    "According",
+    "Of",
+    "To",
+    "There",
+    "Two",
+    "Three",
+    "One",
+    "Several",
+    "No",
+    "Other",
+    "All",
+    "Also",
+    "Both",
 }
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -80,8 +191,11 @@ _PLACE_CTX = re.compile(
 )
 # Words after a place name that make it something else: "US dollar", "Molotov cocktail" (Molotov was
 # Perm's name from 1940 to 1957).
-_NOT_A_PLACE_AFTER = re.compile(r"\s+(?:dollars?|pounds?|euros?|rubles?|roubles?|lira|yuan|rupees?|"
-                                r"cocktails?)\b", re.I)
+_NOT_A_PLACE_AFTER = re.compile(
+    r"\s+(?:dollars?|pounds?|euros?|rubles?|roubles?|lira|yuan|rupees?|"
+    r"cocktails?)\b",
+    re.I,
+)
 _GLUED_POSSESSIVE = re.compile(r"(?<=[a-z])['’]s(?=[A-Z])")
 
 
@@ -143,8 +257,7 @@ def _consistent(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int,
     out = list(spans)
     if _UNIFY:
         # A place stays a place (the geo stage depends on it); other labels follow the majority.
-        out = [(s, e, lab if lab == "LOC" else votes[text[s:e]].most_common(1)[0][0])
-               for s, e, lab in out]
+        out = [(s, e, lab if lab == "LOC" else votes[text[s:e]].most_common(1)[0][0]) for s, e, lab in out]
     if not _PROPAGATE:
         return out
     taken = sorted((s, e) for s, e, _ in out)
@@ -182,8 +295,7 @@ def _spans_fast(text: str) -> list[tuple[int, int, str]]:
         last = words[-1].lower()
         if gaz.demonym(span) or (len(words) == 1 and gaz.demonym(words[0])):
             label = "MISC"
-        elif last in _ORG_CUES or (span.isupper() and len(words) == 1 and len(span) > 1
-                                   and not gaz.lookup(span)):
+        elif last in _ORG_CUES or (span.isupper() and len(words) == 1 and len(span) > 1 and not gaz.lookup(span)):
             label = "ORG"
         elif gaz.by_name.get(norm(span)):
             label = "LOC"
@@ -299,7 +411,7 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
             continue
         within = [(s0, e0) for s0, e0, _, _ in labelled if s0 < sp[1] and sp[0] < e0]
         if all(sp[0] <= s0 and e0 <= sp[1] for s0, e0 in within):  # "Karim-Lamido LGA" over "Karim"
-            labelled.append((sp[0], sp[1], "CTX", text[sp[0]:sp[1]]))
+            labelled.append((sp[0], sp[1], "CTX", text[sp[0] : sp[1]]))
             inside[sp] = within
     labelled.sort()
     syntax_spans = set(ctx_spans)
@@ -311,8 +423,10 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
     demonym_votes: list[tuple[str, float]] = []
     for s, e, lab, surface in labelled:
         w = 1.0 + (1.0 - s / n)
-        if lab == "PERSON" and " " not in surface and any(
-            p and c.population >= 100_000 and c.feature == "city" for c, p in gaz.candidates(surface)
+        if (
+            lab == "PERSON"
+            and " " not in surface
+            and any(p and c.population >= 100_000 and c.feature == "city" for c, p in gaz.candidates(surface))
         ):
             ctx_spans.add((s, e))  # "links Aleppo and Damascus": a big city tagged as a person
         if lab in ("LOC", "GPE") or (s, e) in ctx_spans:
@@ -333,8 +447,7 @@ def extract(text: str, mode: str | None = None) -> EntityResult:
             demonym_votes.append((code, 0.5 * (1.0 + (1.0 - s / n))))
     resolved, _ = gaz.resolve_many(list(weight.items()), demonym_votes)
     loc_countries = {g.country for k, g in resolved.items() if k in _loc_keys(labelled)}
-    dropped = {h for sp, hits in inside.items() if resolved.get(_clean_surface(text[sp[0]:sp[1]]))
-               for h in hits}
+    dropped = {h for sp, hits in inside.items() if resolved.get(_clean_surface(text[sp[0] : sp[1]])) for h in hits}
     relabelled = []
     for s, e, lab, surface in labelled:
         if (s, e) in dropped:
@@ -388,8 +501,7 @@ _ACTOR_AFTER = re.compile(
 )
 
 
-def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int,
-                 text: str = "") -> list[EntityInfo]:
+def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int, text: str = "") -> list[EntityInfo]:
     stats: dict[tuple[str, str], list[float]] = {}
     for m in mentions:
         if m.label == "DATE":
@@ -407,14 +519,27 @@ def _build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int,
     index: list[EntityInfo] = []
     for (name, label), (count, weight, first) in stats.items():
         salience = 0.6 * weight / top + 0.4 * (1.0 - first / n)
-        geo = (places.get(name) if label in ("GPE", "LOC")
-               else places.get("NORP:" + name) if label == "NORP" else None)
+        geo = places.get(name) if label in ("GPE", "LOC") else places.get("NORP:" + name) if label == "NORP" else None
         place = None
         if geo is not None:
-            place = Place(name=geo.name, geonameid=geo.geonameid, country=geo.country, lat=geo.lat,
-                          lon=geo.lon, feature=geo.feature, is_capital=geo.is_capital)
-        index.append(EntityInfo(name=name, label=label, mentions=int(count),
-                                salience=round(min(1.0, max(0.0, salience)), 4), place=place))
+            place = Place(
+                name=geo.name,
+                geonameid=geo.geonameid,
+                country=geo.country,
+                lat=geo.lat,
+                lon=geo.lon,
+                feature=geo.feature,
+                is_capital=geo.is_capital,
+            )
+        index.append(
+            EntityInfo(
+                name=name,
+                label=label,
+                mentions=int(count),
+                salience=round(min(1.0, max(0.0, salience)), 4),
+                place=place,
+            )
+        )
     index.sort(key=lambda e: -e.salience)
     return index
 
@@ -442,8 +567,15 @@ def main_location(result: EntityResult, country: str | None = None) -> tuple[str
     country = country or main_country(result)
     if country is None:
         return None, None
-    local = [e for e in result.index if e.place and e.label == "GPE" and e.place.country == country
-             and e.place.feature in ("city", "admin") and e.place.lat is not None]
+    local = [
+        e
+        for e in result.index
+        if e.place
+        and e.label == "GPE"
+        and e.place.country == country
+        and e.place.feature in ("city", "admin")
+        and e.place.lat is not None
+    ]
     chosen = local[0] if local else None
     if chosen is None:
         geo = gazetteer().countries.get(country)
@@ -455,9 +587,11 @@ def main_location(result: EntityResult, country: str | None = None) -> tuple[str
     return country, Location(name=p.name, lat=p.lat, lon=p.lon)
 
 
-def event_place(result: EntityResult, text: str,
-                prior: Callable[[str], tuple[str | None, float]] = country_prior,
-                ) -> tuple[str | None, Location | None]:
+def event_place(
+    result: EntityResult,
+    text: str,
+    prior: Callable[[str], tuple[str | None, float]] = country_prior,
+) -> tuple[str | None, Location | None]:
     """Where an event report happens: the gazetteer's answer (``main_location``), unless the text's
     country prior (``pipeline.country_prior``) is sure of another country (``PRIOR_OVERRIDE``) or the
     gazetteer found none and the prior clears ``PRIOR_THRESHOLD``. Thresholds chosen by two-fold

@@ -154,8 +154,9 @@ class Gazetteer:
 
             supported = [(c, p) for c, p in cands if support(c) > 0.3]
             if supported:
-                out[name] = max(supported, key=lambda cp: (cp[1], support(cp[0]), cp[0].feature == "admin",
-                                                           cp[0].population))[0]
+                out[name] = max(
+                    supported, key=lambda cp: (cp[1], support(cp[0]), cp[0].feature == "admin", cp[0].population)
+                )[0]
                 continue
             if len({c.country for c, _ in cands}) == 1:  # one country: no doubt which
                 out[name] = max(cands, key=lambda cp: (cp[1], cp[0].population))[0]
@@ -170,16 +171,25 @@ class Gazetteer:
                 out[name] = dominant
         # Several same-named places in the chosen country ("Pivdenne, Donetsk"): the one nearest
         # the article's other places.
-        anchors = [(e.lat, e.lon) for n, e in out.items() if e.lat is not None and e.lon is not None
-                   and e.feature != "country"
-                   and len({c.geonameid for c, _ in cands_of[n] if c.country == e.country}) == 1]
+        anchors = [
+            (e.lat, e.lon)
+            for n, e in out.items()
+            if e.lat is not None
+            and e.lon is not None
+            and e.feature != "country"
+            and len({c.geonameid for c, _ in cands_of[n] if c.country == e.country}) == 1
+        ]
         for name, e in list(out.items()):
-            same = [c for c, _ in cands_of[name] if c.country == e.country and c.feature in ("city", "admin")
-                    and c.lat is not None and c.lon is not None]
+            same = [
+                c
+                for c, _ in cands_of[name]
+                if c.country == e.country and c.feature in ("city", "admin") and c.lat is not None and c.lon is not None
+            ]
             others = [a for a in anchors if (a[0], a[1]) != (e.lat, e.lon)]
             if len(same) > 1 and others:
-                out[name] = min(same, key=lambda c: min(haversine_km(c.lat or 0.0, c.lon or 0.0, a, b)
-                                                        for a, b in others))
+                out[name] = min(
+                    same, key=lambda c: min(haversine_km(c.lat or 0.0, c.lon or 0.0, a, b) for a, b in others)
+                )
         return out, ranked
 
 
@@ -240,39 +250,140 @@ _COUNTRY_ALIASES = {
 
 # Nationality words -> country (NORP mentions vote for their country).
 _DEMONYMS = {
-    "AF": "Afghan Afghans", "AL": "Albanian", "DZ": "Algerian", "AO": "Angolan",
-    "AR": "Argentine Argentinian Argentinean", "AM": "Armenian", "AU": "Australian",
-    "AT": "Austrian", "AZ": "Azerbaijani Azeri", "BH": "Bahraini", "BD": "Bangladeshi",
-    "BY": "Belarusian", "BE": "Belgian", "BJ": "Beninese", "BO": "Bolivian", "BA": "Bosnian",
-    "BR": "Brazilian", "GB": "British English Scottish Welsh Briton", "BG": "Bulgarian",
-    "BF": "Burkinabe Burkinabè", "BI": "Burundian", "KH": "Cambodian", "CM": "Cameroonian",
-    "CA": "Canadian", "TD": "Chadian", "CL": "Chilean", "CN": "Chinese",
-    "CO": "Colombian", "CD": "Congolese", "HR": "Croatian Croat", "CU": "Cuban", "CY": "Cypriot",
-    "CZ": "Czech", "DK": "Danish Dane", "DO": "Dominican", "EC": "Ecuadorian", "EG": "Egyptian",
-    "SV": "Salvadoran Salvadorean", "ER": "Eritrean", "EE": "Estonian", "ET": "Ethiopian",
-    "FI": "Finnish Finn", "FR": "French", "GE": "Georgian", "DE": "German", "GH": "Ghanaian",
-    "GR": "Greek", "GT": "Guatemalan", "GN": "Guinean", "HT": "Haitian", "HN": "Honduran",
-    "HU": "Hungarian", "IN": "Indian", "ID": "Indonesian", "IR": "Iranian Persian",
-    "IQ": "Iraqi", "IE": "Irish", "IL": "Israeli", "IT": "Italian", "CI": "Ivorian",
-    "JP": "Japanese", "JO": "Jordanian", "KZ": "Kazakh", "KE": "Kenyan", "XK": "Kosovar",
-    "KW": "Kuwaiti", "KG": "Kyrgyz", "LV": "Latvian", "LB": "Lebanese", "LY": "Libyan",
-    "LT": "Lithuanian", "MG": "Malagasy", "MW": "Malawian", "MY": "Malaysian", "ML": "Malian",
-    "MR": "Mauritanian", "MX": "Mexican", "MD": "Moldovan", "MN": "Mongolian",
-    "ME": "Montenegrin", "MA": "Moroccan", "MZ": "Mozambican", "MM": "Burmese Myanmar",
-    "NP": "Nepali Nepalese", "NL": "Dutch", "NI": "Nicaraguan",
-    "NE": "Nigerien", "NG": "Nigerian", "NO": "Norwegian", "OM": "Omani",
-    "PK": "Pakistani", "PS": "Palestinian Palestinians", "PA": "Panamanian", "PY": "Paraguayan",
-    "PE": "Peruvian", "PH": "Filipino Philippine", "PL": "Polish Pole", "PT": "Portuguese",
-    "QA": "Qatari", "RO": "Romanian", "RU": "Russian Russians", "RW": "Rwandan",
-    "SA": "Saudi", "SN": "Senegalese", "RS": "Serbian Serb Serbs",
-    "SG": "Singaporean", "SK": "Slovak", "SI": "Slovenian", "SO": "Somali Somalian",
+    "AF": "Afghan Afghans",
+    "AL": "Albanian",
+    "DZ": "Algerian",
+    "AO": "Angolan",
+    "AR": "Argentine Argentinian Argentinean",
+    "AM": "Armenian",
+    "AU": "Australian",
+    "AT": "Austrian",
+    "AZ": "Azerbaijani Azeri",
+    "BH": "Bahraini",
+    "BD": "Bangladeshi",
+    "BY": "Belarusian",
+    "BE": "Belgian",
+    "BJ": "Beninese",
+    "BO": "Bolivian",
+    "BA": "Bosnian",
+    "BR": "Brazilian",
+    "GB": "British English Scottish Welsh Briton",
+    "BG": "Bulgarian",
+    "BF": "Burkinabe Burkinabè",
+    "BI": "Burundian",
+    "KH": "Cambodian",
+    "CM": "Cameroonian",
+    "CA": "Canadian",
+    "TD": "Chadian",
+    "CL": "Chilean",
+    "CN": "Chinese",
+    "CO": "Colombian",
+    "CD": "Congolese",
+    "HR": "Croatian Croat",
+    "CU": "Cuban",
+    "CY": "Cypriot",
+    "CZ": "Czech",
+    "DK": "Danish Dane",
+    "DO": "Dominican",
+    "EC": "Ecuadorian",
+    "EG": "Egyptian",
+    "SV": "Salvadoran Salvadorean",
+    "ER": "Eritrean",
+    "EE": "Estonian",
+    "ET": "Ethiopian",
+    "FI": "Finnish Finn",
+    "FR": "French",
+    "GE": "Georgian",
+    "DE": "German",
+    "GH": "Ghanaian",
+    "GR": "Greek",
+    "GT": "Guatemalan",
+    "GN": "Guinean",
+    "HT": "Haitian",
+    "HN": "Honduran",
+    "HU": "Hungarian",
+    "IN": "Indian",
+    "ID": "Indonesian",
+    "IR": "Iranian Persian",
+    "IQ": "Iraqi",
+    "IE": "Irish",
+    "IL": "Israeli",
+    "IT": "Italian",
+    "CI": "Ivorian",
+    "JP": "Japanese",
+    "JO": "Jordanian",
+    "KZ": "Kazakh",
+    "KE": "Kenyan",
+    "XK": "Kosovar",
+    "KW": "Kuwaiti",
+    "KG": "Kyrgyz",
+    "LV": "Latvian",
+    "LB": "Lebanese",
+    "LY": "Libyan",
+    "LT": "Lithuanian",
+    "MG": "Malagasy",
+    "MW": "Malawian",
+    "MY": "Malaysian",
+    "ML": "Malian",
+    "MR": "Mauritanian",
+    "MX": "Mexican",
+    "MD": "Moldovan",
+    "MN": "Mongolian",
+    "ME": "Montenegrin",
+    "MA": "Moroccan",
+    "MZ": "Mozambican",
+    "MM": "Burmese Myanmar",
+    "NP": "Nepali Nepalese",
+    "NL": "Dutch",
+    "NI": "Nicaraguan",
+    "NE": "Nigerien",
+    "NG": "Nigerian",
+    "NO": "Norwegian",
+    "OM": "Omani",
+    "PK": "Pakistani",
+    "PS": "Palestinian Palestinians",
+    "PA": "Panamanian",
+    "PY": "Paraguayan",
+    "PE": "Peruvian",
+    "PH": "Filipino Philippine",
+    "PL": "Polish Pole",
+    "PT": "Portuguese",
+    "QA": "Qatari",
+    "RO": "Romanian",
+    "RU": "Russian Russians",
+    "RW": "Rwandan",
+    "SA": "Saudi",
+    "SN": "Senegalese",
+    "RS": "Serbian Serb Serbs",
+    "SG": "Singaporean",
+    "SK": "Slovak",
+    "SI": "Slovenian",
+    "SO": "Somali Somalian",
     "ES": "Spanish",
-    "LK": "Sri Lankan", "SD": "Sudanese", "SE": "Swedish Swede", "CH": "Swiss",
-    "SY": "Syrian Syrians", "TW": "Taiwanese", "TJ": "Tajik", "TZ": "Tanzanian", "TH": "Thai",
-    "TG": "Togolese", "TN": "Tunisian", "TR": "Turkish Turk Turks", "TM": "Turkmen",
-    "UG": "Ugandan", "UA": "Ukrainian Ukrainians", "AE": "Emirati", "US": "American Americans",
-    "UY": "Uruguayan", "UZ": "Uzbek", "VE": "Venezuelan", "VN": "Vietnamese",
-    "YE": "Yemeni Yemenis", "ZM": "Zambian", "ZW": "Zimbabwean",
+    "LK": "Sri Lankan",
+    "SD": "Sudanese",
+    "SE": "Swedish Swede",
+    "CH": "Swiss",
+    "SY": "Syrian Syrians",
+    "TW": "Taiwanese",
+    "TJ": "Tajik",
+    "TZ": "Tanzanian",
+    "TH": "Thai",
+    "TG": "Togolese",
+    "TN": "Tunisian",
+    "TR": "Turkish Turk Turks",
+    "TM": "Turkmen",
+    "UG": "Ugandan",
+    "UA": "Ukrainian Ukrainians",
+    "AE": "Emirati",
+    "US": "American Americans",
+    "UY": "Uruguayan",
+    "UZ": "Uzbek",
+    "VE": "Venezuelan",
+    "VN": "Vietnamese",
+    "YE": "Yemeni Yemenis",
+    "ZM": "Zambian",
+    "ZW": "Zimbabwean",
 }
 _PLACE_WORDS = re.compile(
     r"^(?:municipality|district|province|city|town|village|county) of |"
@@ -280,8 +391,10 @@ _PLACE_WORDS = re.compile(
     r"region|lga|extension|area|subdistrict|sub district|tehsil|mandal|block|neighbourhood|"
     r"neighborhood|suburb|commune|department|camp)$"
 )
-_DIRECTION = re.compile(r"^(?:(?:north|south)(?: ?(?:east|west))?(?:ern)?|east(?:ern)?|west(?:ern)?|"
-                        r"central|upper|lower) (.+)$")
+_DIRECTION = re.compile(
+    r"^(?:(?:north|south)(?: ?(?:east|west))?(?:ern)?|east(?:ern)?|west(?:ern)?|"
+    r"central|upper|lower) (.+)$"
+)
 _ADMIN_WORDS = re.compile(
     r"\b(?:oblast|province|state|region|governorate|department|district|prefecture|county|"
     r"municipality|muhafazah|wilayah|vilayeti|ili|qarku|estado|departamento|provincia|región)\b",
@@ -296,17 +409,70 @@ _ADMIN_AFFIX = re.compile(
 )
 # Area names that are also ordinary words in English text.
 _ADMIN_STOP = {
-    "north", "south", "east", "west", "central", "centre", "center", "capital", "coast", "eastern",
-    "western", "northern", "southern", "upper", "lower", "middle", "national", "federal", "islands",
-    "river", "lakes", "border", "north east", "north west", "south east", "south west", "city",
-    "nord", "sud", "est", "ouest", "centro", "norte", "oriental", "occidental", "littoral",
-    "plateau", "lagos", "bay", "union", "liberty", "independence", "mountain", "valley", "sahel",
-    "district", "province", "region", "state", "new", "old", "north central", "first", "second",
+    "north",
+    "south",
+    "east",
+    "west",
+    "central",
+    "centre",
+    "center",
+    "capital",
+    "coast",
+    "eastern",
+    "western",
+    "northern",
+    "southern",
+    "upper",
+    "lower",
+    "middle",
+    "national",
+    "federal",
+    "islands",
+    "river",
+    "lakes",
+    "border",
+    "north east",
+    "north west",
+    "south east",
+    "south west",
+    "city",
+    "nord",
+    "sud",
+    "est",
+    "ouest",
+    "centro",
+    "norte",
+    "oriental",
+    "occidental",
+    "littoral",
+    "plateau",
+    "lagos",
+    "bay",
+    "union",
+    "liberty",
+    "independence",
+    "mountain",
+    "valley",
+    "sahel",
+    "district",
+    "province",
+    "region",
+    "state",
+    "new",
+    "old",
+    "north central",
+    "first",
+    "second",
 }
 
 _DEMONYMS_MULTI = {
-    "Central African": "CF", "New Zealander": "NZ", "North Korean": "KP", "South African": "ZA",
-    "South Korean": "KR", "South Sudanese": "SS", "Sierra Leonean": "SL",
+    "Central African": "CF",
+    "New Zealander": "NZ",
+    "North Korean": "KP",
+    "South African": "ZA",
+    "South Korean": "KR",
+    "South Sudanese": "SS",
+    "Sierra Leonean": "SL",
 }
 
 
@@ -318,8 +484,7 @@ _ALT_MIN_POP = 5000
 _CUES = {
     "UA": "OSCE SMM|SMM|Verkhovna Rada|Donetsk People's Republic|DPR|Luhansk People's Republic|LPR",
     "AF": "Taliban|Afghan National Army|ANSF|Afghan Local Police",
-    "YE": "Houthi|Houthis|pro-Houthi|Hadi|pro-Hadi|Southern Resistance|STC|Ansar Allah|"
-          "Southern Transitional Council",
+    "YE": "Houthi|Houthis|pro-Houthi|Hadi|pro-Hadi|Southern Resistance|STC|Ansar Allah|Southern Transitional Council",
     "LB": "Hezbollah|Amal Movement|Lebanese Forces",
     "SO": "Al Shabaab|al-Shabaab|Al-Shabaab|AMISOM|Somali National Army|SNA",
     "NG": "Boko Haram|ISWAP",
@@ -389,14 +554,24 @@ def gazetteer() -> Gazetteer:
         if len(key) >= 3:
             by_name[key].append((entry, True))
         # Other spellings only for towns big enough to be written about under several names.
-        alts = {norm(a) for a in city.get("alternatenames", []) if a and len(a) >= 4 and a[0].isupper()
-                and a.isascii()} if entry.population >= _ALT_MIN_POP else set()
+        alts = (
+            {norm(a) for a in city.get("alternatenames", []) if a and len(a) >= 4 and a[0].isupper() and a.isascii()}
+            if entry.population >= _ALT_MIN_POP
+            else set()
+        )
         for a in alts - {key}:
             by_name[a].append((entry, False))
     for st in gc.get_us_states().values():
         cap = next((e for e, _ in by_name.get(norm(str(st["name"])), ()) if e.country == "US"), None)
-        entry = GeoEntry(str(st["name"]), int(st["geonameid"]), "US", cap.lat if cap else 0.0,
-                         cap.lon if cap else 0.0, "admin", cap.population if cap else 0)
+        entry = GeoEntry(
+            str(st["name"]),
+            int(st["geonameid"]),
+            "US",
+            cap.lat if cap else 0.0,
+            cap.lon if cap else 0.0,
+            "admin",
+            cap.population if cap else 0,
+        )
         if cap is not None:  # without coordinates a state is no use as a location
             by_name[norm(entry.name)].insert(0, (entry, True))
     for code, c in country_data.items():
@@ -425,8 +600,15 @@ def gazetteer() -> Gazetteer:
         with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as f:
             for line in f:
                 name, code, level, lat, lon, towns = line.rstrip("\n").split("\t")
-                entry = GeoEntry(name, None, code, float(lat), float(lon), "admin",
-                                 (100_000 if level == "1" else 20_000) + int(towns))
+                entry = GeoEntry(
+                    name,
+                    None,
+                    code,
+                    float(lat),
+                    float(lon),
+                    "admin",
+                    (100_000 if level == "1" else 20_000) + int(towns),
+                )
                 for key in {norm(name), norm(_ADMIN_AFFIX.sub("", name))}:
                     if len(key) < 4 or key in _ADMIN_STOP:
                         continue
@@ -448,8 +630,9 @@ def gazetteer() -> Gazetteer:
     cues = {norm(w): code for code, words in _CUES.items() for w in words.split("|")}
     demonyms = {norm(w): code for code, words in _DEMONYMS.items() for w in words.split()}
     demonyms.update({norm(w): code for w, code in _DEMONYMS_MULTI.items()})
-    return Gazetteer(by_name={k: tuple(v) for k, v in by_name.items()}, countries=countries,
-                     demonyms=demonyms, cues=cues)
+    return Gazetteer(
+        by_name={k: tuple(v) for k, v in by_name.items()}, countries=countries, demonyms=demonyms, cues=cues
+    )
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -122,9 +122,7 @@ class ClassifiedArticle(TaggedArticle):
 
 class Dedup(_Model):
     status: Literal["unique", "duplicate", "near_duplicate"]
-    duplicate_of: str | None = Field(
-        default=None, description="id of the earliest-seen article of the cluster"
-    )
+    duplicate_of: str | None = Field(default=None, description="id of the earliest-seen article of the cluster")
     cluster_id: str
     similarity: float = Field(ge=0.0, le=1.0)
 

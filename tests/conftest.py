@@ -51,7 +51,9 @@ def seed_text() -> str:
 def pipeline_env(kafka, tmp_path, launcher) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """NEWSFLOW_* settings isolating one test: own topics, consumer group, output folder."""
     return isolated_env(
-        kafka, tmp_path, "test",
+        kafka,
+        tmp_path,
+        "test",
         NEWSFLOW_WEB_PORT=str(launcher.free_port()),
         NEWSFLOW_PARTITIONS="2",
         NEWSFLOW_SINK_FLUSH_SECONDS="0.5",

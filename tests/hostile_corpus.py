@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import orjson
 
-PROSE = ("Officials in Nairobi said on Tuesday that talks with the regional bloc would resume next "
-         "week after heavy rains forced a delay. The minister told reporters the delegation had met "
-         "farmers near the border and promised new funding for roads and clinics. ")
+PROSE = (
+    "Officials in Nairobi said on Tuesday that talks with the regional bloc would resume next "
+    "week after heavy rains forced a delay. The minister told reporters the delegation had met "
+    "farmers near the border and promised new funding for roads and clinics. "
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,12 @@ class Case:
 
 
 def _art(kind: str, **fields: object) -> bytes:
-    doc: dict[str, object] = {"id": f"hostile-{kind}", "title": f"Hostile case {kind}",
-                              "source": "hostile", "published_at": "2024-03-01T10:00:00Z"}
+    doc: dict[str, object] = {
+        "id": f"hostile-{kind}",
+        "title": f"Hostile case {kind}",
+        "source": "hostile",
+        "published_at": "2024-03-01T10:00:00Z",
+    }
     doc.update(fields)
     return orjson.dumps({k: v for k, v in doc.items() if v is not ...})
 
@@ -67,7 +73,7 @@ def cases(big_mb: int = 20) -> list[Case]:
     # --- not JSON / not an object -------------------------------------------------------------
     add("invalid-json", b'{"id": "hostile-invalid-json", "body": "unterminated', "dead")
     add("plain-text", b"Breaking: this is not JSON at all", "dead")
-    add("json-array", b'[1, 2, 3]', "dead")
+    add("json-array", b"[1, 2, 3]", "dead")
     add("json-string", b'"just a string"', "dead")
     add("json-null", b"null", "dead")
     add("empty-value", b"", "dead")
@@ -75,17 +81,14 @@ def cases(big_mb: int = 20) -> list[Case]:
     add("bom-prefix", b"\xef\xbb\xbf" + _art("bom-prefix", body=PROSE), "either")
     add("trailing-garbage", _art("trailing-garbage", body=PROSE) + b"\x00garbage", "dead")
     # --- wrong types / missing fields ---------------------------------------------------------
-    add("wrong-types", orjson.dumps({"id": "hostile-wrong-types", "body": ["a", "b"], "title": {"x": 1}}),
-        "dead")
+    add("wrong-types", orjson.dumps({"id": "hostile-wrong-types", "body": ["a", "b"], "title": {"x": 1}}), "dead")
     add("id-number", orjson.dumps({"id": 12345, "body": PROSE}), "dead")
     add("missing-id", orjson.dumps({"body": PROSE, "title": "no id"}), "dead")
     add("missing-body", _art("missing-body"), "dead")
     add("empty-body", _art("empty-body", body=""), "dead")
     add("whitespace-body", _art("whitespace-body", body=" \n\t\u00a0\u2003 " * 50), "dead")
-    add("duplicate-keys",
-        b'{"id": "hostile-duplicate-keys", "body": "x", "body": ' + orjson.dumps(PROSE) + b"}", "ok")
-    add("extra-fields", _art("extra-fields", body=PROSE, unknown={"a": [1, 2, {"b": None}]}, score=1e308),
-        "ok")
+    add("duplicate-keys", b'{"id": "hostile-duplicate-keys", "body": "x", "body": ' + orjson.dumps(PROSE) + b"}", "ok")
+    add("extra-fields", _art("extra-fields", body=PROSE, unknown={"a": [1, 2, {"b": None}]}, score=1e308), "ok")
     # --- size ---------------------------------------------------------------------------------
     add("huge-body", _art("huge-body", body="A" * (big_mb * 1_000_000)), "dead")
     add("big-prose-under-limit", _art("big-prose-under-limit", body=PROSE * 12_000), "ok")  # ~3 MB
@@ -96,47 +99,79 @@ def cases(big_mb: int = 20) -> list[Case]:
     add("binary", bytes(rnd.randrange(256) for _ in range(4096)), "dead")
     add("nul-in-json", _art("nul-in-json", body=PROSE + "\u0000" * 100 + PROSE, title="a\u0000b"), "either")
     add("raw-nul-bytes", b"\x00" * 1000, "dead")
-    add("invalid-utf8", b'{"id": "hostile-invalid-utf8", "body": "caf\xe9 \xff\xfe ' + PROSE.encode() + b'"}',
-        "dead")
-    add("lone-surrogate", b'{"id": "hostile-lone-surrogate", "body": "\\ud800 ' + PROSE.encode() + b'"}',
-        "either")
-    add("binary-body", _art("binary-body", body="".join(chr(rnd.randrange(1, 0x2FF)) for _ in range(5000))),
-        "either")
-    add("control-chars", _art("control-chars", body="".join(chr(i) for i in range(1, 32)) * 20 + PROSE,
-                              title="\u202eevil\u202c \u200b\ufeff title"), "either")
+    add("invalid-utf8", b'{"id": "hostile-invalid-utf8", "body": "caf\xe9 \xff\xfe ' + PROSE.encode() + b'"}', "dead")
+    add("lone-surrogate", b'{"id": "hostile-lone-surrogate", "body": "\\ud800 ' + PROSE.encode() + b'"}', "either")
+    add("binary-body", _art("binary-body", body="".join(chr(rnd.randrange(1, 0x2FF)) for _ in range(5000))), "either")
+    add(
+        "control-chars",
+        _art(
+            "control-chars",
+            body="".join(chr(i) for i in range(1, 32)) * 20 + PROSE,
+            title="\u202eevil\u202c \u200b\ufeff title",
+        ),
+        "either",
+    )
     # --- structure ----------------------------------------------------------------------------
-    add("deep-json", b'{"id": "hostile-deep-json", "body": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000
-        + b"}", "dead")
+    add(
+        "deep-json",
+        b'{"id": "hostile-deep-json", "body": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "dead",
+    )
     add("deep-json-ok", _art("deep-json-ok", body=PROSE, extra=orjson.loads(b"[" * 200 + b"]" * 200)), "ok")
     add("entity-flood", _art("entity-flood", body=_names(20_000)), "either")
-    add("html-deep-nesting", _art("html-deep-nesting", body=None,
-                                  html="<div>" * 200_000 + PROSE + "</div>" * 200_000), "either")
-    add("html-huge-attribute", _art("html-huge-attribute",
-                                    html=f'<html><body><a href="{"x" * 3_000_000}">link</a><p>{PROSE}</p>'
-                                         "</body></html>"), "either")
+    add(
+        "html-deep-nesting",
+        _art("html-deep-nesting", body=None, html="<div>" * 200_000 + PROSE + "</div>" * 200_000),
+        "either",
+    )
+    add(
+        "html-huge-attribute",
+        _art(
+            "html-huge-attribute", html=f'<html><body><a href="{"x" * 3_000_000}">link</a><p>{PROSE}</p></body></html>'
+        ),
+        "either",
+    )
     add("html-many-tags", _art("html-many-tags", html="<p>" + "<b>a</b>" * 300_000 + "</p>"), "either")
-    add("html-script-only", _art("html-script-only", html="<script>" + "alert(1);" * 10_000 + "</script>"),
-        "dead")
-    add("html-entities-bomb", _art("html-entities-bomb", html="<p>" + "&amp;&#x10FFFF;&#0;&bogus;" * 50_000
-                                   + PROSE + "</p>"), "either")
-    add("html-unclosed", _art("html-unclosed", html="<html><body><p>" + PROSE + "<table><tr><td><p"),
-        "either")
+    add("html-script-only", _art("html-script-only", html="<script>" + "alert(1);" * 10_000 + "</script>"), "dead")
+    add(
+        "html-entities-bomb",
+        _art("html-entities-bomb", html="<p>" + "&amp;&#x10FFFF;&#0;&bogus;" * 50_000 + PROSE + "</p>"),
+        "either",
+    )
+    add("html-unclosed", _art("html-unclosed", html="<html><body><p>" + PROSE + "<table><tr><td><p"), "either")
     # --- languages and scripts ----------------------------------------------------------------
-    add("arabic-rtl", _art("arabic-rtl", title="عاجل: محادثات في القاهرة",
-                           body="قال مسؤولون في القاهرة يوم الثلاثاء إن المحادثات ستستأنف. " * 10),
-        "ok")
-    add("hebrew-rtl", _art("hebrew-rtl", body="פקידים בירושלים אמרו ביום שלישי כי השיחות יתחדשו. " * 10),
-        "ok")
+    add(
+        "arabic-rtl",
+        _art(
+            "arabic-rtl",
+            title="عاجل: محادثات في القاهرة",
+            body="قال مسؤولون في القاهرة يوم الثلاثاء إن المحادثات ستستأنف. " * 10,
+        ),
+        "ok",
+    )
+    add("hebrew-rtl", _art("hebrew-rtl", body="פקידים בירושלים אמרו ביום שלישי כי השיחות יתחדשו. " * 10), "ok")
     add("chinese", _art("chinese", body="北京官员周二表示，谈判将于下周恢复。" * 20), "ok")
     add("emoji", _art("emoji", title="🔥🔥 Breaking 👩‍👩‍👧‍👦", body=("🇺🇦🇷🇺 " + PROSE + " 😀🙏🏽 ") * 5), "ok")
     add("zalgo", _art("zalgo", body="".join(ch + "\u0301\u0336\u0489" * 8 for ch in PROSE * 3)), "either")
     # --- ids, dates, keys ---------------------------------------------------------------------
-    add("id-path-traversal", orjson.dumps({"id": "../../etc/passwd", "body": PROSE}), "ok",
-        key=b"hostile-id-path-traversal")
-    add("id-slashes-newlines", orjson.dumps({"id": "a/b\\c\n..\r\n/../x\x00y", "body": PROSE}), "ok",
-        key=b"hostile-id-slashes-newlines")
-    add("key-path-traversal", _art("key-path-traversal", body=PROSE), "ok",
-        key=b"../../../../tmp/hostile-key-path-traversal\n")
+    add(
+        "id-path-traversal",
+        orjson.dumps({"id": "../../etc/passwd", "body": PROSE}),
+        "ok",
+        key=b"hostile-id-path-traversal",
+    )
+    add(
+        "id-slashes-newlines",
+        orjson.dumps({"id": "a/b\\c\n..\r\n/../x\x00y", "body": PROSE}),
+        "ok",
+        key=b"hostile-id-slashes-newlines",
+    )
+    add(
+        "key-path-traversal",
+        _art("key-path-traversal", body=PROSE),
+        "ok",
+        key=b"../../../../tmp/hostile-key-path-traversal\n",
+    )
     add("impossible-date", _art("impossible-date", body=PROSE, published_at="2023-02-30T25:61:00Z"), "dead")
     add("year-zero-date", _art("year-zero-date", body=PROSE, published_at="0000-00-00"), "dead")
     add("far-future-date", _art("far-future-date", body=PROSE, published_at="9999-12-31T23:59:59Z"), "ok")

@@ -17,8 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 POSITIVE = {
-    "compute": ["articles", "words", "articles_per_s", "words_per_s", "ms_per_article",
-                "serde_ms_per_article"],
+    "compute": ["articles", "words", "articles_per_s", "words_per_s", "ms_per_article", "serde_ms_per_article"],
     "kafka": ["messages", "seconds", "messages_per_s", "mb_per_s"],
     "e2e_1w": ["articles", "seconds", "articles_per_s"],
     "e2e_2w": ["articles", "seconds", "articles_per_s"],
@@ -31,8 +30,14 @@ POSITIVE = {
 def test_bench_quick_writes_every_section(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "evals.bench", "--quick", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "evals.bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     for section, keys in POSITIVE.items():

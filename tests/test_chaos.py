@@ -30,8 +30,7 @@ def _check(res: Result, alive_marker: str) -> None:
     assert res.out == res.n_in and res.dead == 0
     assert res.file_missing == 0 and res.file_dups == 0
     assert res.files == res.n_in
-    assert any(e.startswith(alive_marker) and e.split("=", 1)[1].startswith("True") for e in res.events), \
-        res.events
+    assert any(e.startswith(alive_marker) and e.split("=", 1)[1].startswith("True") for e in res.events), res.events
 
 
 def test_crash_short(kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,24 +41,21 @@ def test_crash_short(kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.chaos
-def test_crash_2000_two_kills(kafka: str, tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_crash_2000_two_kills(kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     res = asyncio.run(crash(scenario_env(kafka, tmp_path), tmp_path, n=2000, kills=2))
     _report(res, capsys)
     _check(res, "last worker alive")
 
 
 @pytest.mark.chaos
-def test_failover_2000(kafka: str, tmp_path: Path,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_failover_2000(kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     res = asyncio.run(failover(scenario_env(kafka, tmp_path), tmp_path, n=2000))
     _report(res, capsys)
     _check(res, "survivor alive")
 
 
 @pytest.mark.chaos
-def test_broker_restart_2000(tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_broker_restart_2000(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A dedicated broker (own port and data folder) stops mid-stream and comes back on the same data."""
     res = asyncio.run(broker_restart(tmp_path, n=2000))
     _report(res, capsys)

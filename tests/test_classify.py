@@ -19,61 +19,88 @@ ROOT = Path(__file__).resolve().parents[1]
 # ACLED's event types and sub-event types, as ACLED spells them (codebook 2019+).
 ACLED = {
     "Battles": {"Armed clash", "Government regains territory", "Non-state actor overtakes territory"},
-    "Explosions/Remote violence": {"Chemical weapon", "Air/drone strike", "Suicide bomb",
-                                   "Shelling/artillery/missile attack", "Remote explosive/landmine/IED",
-                                   "Grenade"},
+    "Explosions/Remote violence": {
+        "Chemical weapon",
+        "Air/drone strike",
+        "Suicide bomb",
+        "Shelling/artillery/missile attack",
+        "Remote explosive/landmine/IED",
+        "Grenade",
+    },
     "Violence against civilians": {"Sexual violence", "Attack", "Abduction/forced disappearance"},
     "Protests": {"Peaceful protest", "Protest with intervention", "Excessive force against protesters"},
     "Riots": {"Violent demonstration", "Mob violence"},
-    "Strategic developments": {"Agreement", "Arrests", "Change to group/activity", "Disrupted weapons use",
-                               "Headquarters or base established", "Looting/property destruction",
-                               "Non-violent transfer of territory", "Other"},
+    "Strategic developments": {
+        "Agreement",
+        "Arrests",
+        "Change to group/activity",
+        "Disrupted weapons use",
+        "Headquarters or base established",
+        "Looting/property destruction",
+        "Non-violent transfer of territory",
+        "Other",
+    },
 }
 
-SPORT = ("Arsenal come from behind to beat Chelsea",
-         "Arsenal came from a goal down to beat Chelsea 2-1 in the Premier League on Sunday and move "
-         "three points clear at the top of the table. The striker scored twice in the second half after "
-         "the visitors had led at the break, and the manager praised his players for their fight. The "
-         "win keeps the title race open with ten matches of the season left.")
-BUSINESS = ("Retailer's profits jump as online sales grow",
-            "Shares in the retailer rose 6% after it reported a 20% jump in annual profits, helped by "
-            "strong growth in online sales. The firm said revenue rose to £2.1bn and it would raise its "
-            "dividend. Analysts had expected weaker results because of higher costs, and investors "
-            "welcomed the company's plans to open new stores and cut debt.")
-PROTEST = ("Thousands march against fuel price rise",
-           "Thousands of protesters marched through the capital on Saturday to demonstrate against a "
-           "sharp rise in fuel prices. Demonstrators carrying banners gathered outside parliament and "
-           "chanted slogans demanding the government reverse the decision. The rally was peaceful and "
-           "organisers said more protests would follow.")
-AIRSTRIKE = ("Air strikes hit rebel positions",
-             "Warplanes carried out air strikes on rebel positions near the town on Tuesday, a monitoring "
-             "group said. The airstrikes and drone strikes destroyed several buildings and killed at least "
-             "eight fighters. Shelling continued into the night.")
+SPORT = (
+    "Arsenal come from behind to beat Chelsea",
+    "Arsenal came from a goal down to beat Chelsea 2-1 in the Premier League on Sunday and move "
+    "three points clear at the top of the table. The striker scored twice in the second half after "
+    "the visitors had led at the break, and the manager praised his players for their fight. The "
+    "win keeps the title race open with ten matches of the season left.",
+)
+BUSINESS = (
+    "Retailer's profits jump as online sales grow",
+    "Shares in the retailer rose 6% after it reported a 20% jump in annual profits, helped by "
+    "strong growth in online sales. The firm said revenue rose to £2.1bn and it would raise its "
+    "dividend. Analysts had expected weaker results because of higher costs, and investors "
+    "welcomed the company's plans to open new stores and cut debt.",
+)
+PROTEST = (
+    "Thousands march against fuel price rise",
+    "Thousands of protesters marched through the capital on Saturday to demonstrate against a "
+    "sharp rise in fuel prices. Demonstrators carrying banners gathered outside parliament and "
+    "chanted slogans demanding the government reverse the decision. The rally was peaceful and "
+    "organisers said more protests would follow.",
+)
+AIRSTRIKE = (
+    "Air strikes hit rebel positions",
+    "Warplanes carried out air strikes on rebel positions near the town on Tuesday, a monitoring "
+    "group said. The airstrikes and drone strikes destroyed several buildings and killed at least "
+    "eight fighters. Shelling continued into the night.",
+)
 
 LEXICON_CASES = {
-    "weather": ("Heavy snow and freezing temperatures to hit the north",
-                "Forecasters have warned of heavy snow and icy roads as temperatures fall well below "
-                "freezing across the north this weekend. The Met Office issued a yellow warning for snow and "
-                "ice, with up to 10cm of snowfall expected on higher ground and strong winds making it feel "
-                "colder still. Sunshine will return on Monday, but frost is likely overnight and more rain "
-                "and showers are forecast for the south later in the week."),
+    "weather": (
+        "Heavy snow and freezing temperatures to hit the north",
+        "Forecasters have warned of heavy snow and icy roads as temperatures fall well below "
+        "freezing across the north this weekend. The Met Office issued a yellow warning for snow and "
+        "ice, with up to 10cm of snowfall expected on higher ground and strong winds making it feel "
+        "colder still. Sunshine will return on Monday, but frost is likely overnight and more rain "
+        "and showers are forecast for the south later in the week.",
+    ),
     "disaster_accident_emergency": (
         "Earthquake kills dozens in mountain villages",
         "A powerful earthquake of magnitude 6.4 struck the mountainous region early on Tuesday, flattening "
         "homes in several villages. Rescuers searched through the rubble for survivors as aftershocks shook "
         "the area, and the death toll rose to 42 by the evening. Hundreds of families were evacuated and "
         "emergency services set up tents for those left homeless. Relief agencies said roads blocked by a "
-        "landslide were slowing the rescue effort."),
-    "religion": ("Pope calls for peace in Easter message",
-                 "Pope Francis used his Easter address to the faithful in St Peter's Square to call for "
-                 "prayers for peace. Thousands of pilgrims gathered outside the Vatican for the Mass, and "
-                 "bishops and priests from around the world joined the worship. The Catholic Church leader "
-                 "said Christians and people of every faith and religion should work together."),
-    "crime_law_justice": ("Man jailed for life over pub murder",
-                          "A man has been jailed for life after being found guilty of the murder of a father "
-                          "of two outside a pub. The jury at Leeds Crown Court heard that the defendant "
-                          "stabbed the victim after an argument. Detectives said the stabbing was a "
-                          "senseless crime. The judge sentenced him to serve at least 20 years in prison."),
+        "landslide were slowing the rescue effort.",
+    ),
+    "religion": (
+        "Pope calls for peace in Easter message",
+        "Pope Francis used his Easter address to the faithful in St Peter's Square to call for "
+        "prayers for peace. Thousands of pilgrims gathered outside the Vatican for the Mass, and "
+        "bishops and priests from around the world joined the worship. The Catholic Church leader "
+        "said Christians and people of every faith and religion should work together.",
+    ),
+    "crime_law_justice": (
+        "Man jailed for life over pub murder",
+        "A man has been jailed for life after being found guilty of the murder of a father "
+        "of two outside a pub. The jury at Leeds Crown Court heard that the defendant "
+        "stabbed the victim after an argument. Detectives said the stabbing was a "
+        "senseless crime. The judge sentenced him to serve at least 20 years in prison.",
+    ),
 }
 
 
@@ -160,8 +187,10 @@ def test_numpy_features_match_sklearn_tfidf():
 
 
 def test_acled_template_is_stripped():
-    note = ("Movement of forces: On 9 May 2020, regime forces brought in reinforcements to Dar'a. "
-            "Unknown fatalities coded as 10. [size=no report]")
+    note = (
+        "Movement of forces: On 9 May 2020, regime forces brought in reinforcements to Dar'a. "
+        "Unknown fatalities coded as 10. [size=no report]"
+    )
     out = clean_acled_note(note)
     assert "2020" not in out and "size" not in out and "coded" not in out and "Movement" not in out
     assert "reinforcements" in out

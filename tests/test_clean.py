@@ -15,10 +15,14 @@ from schemas import RawArticle
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
 ROOT = Path(__file__).resolve().parents[1]
 
-PARA1 = ("The city council voted on Tuesday to extend the tram line to the northern suburbs, a project "
-         "expected to cost about 400 million euros over the next six years.")
-PARA2 = ("Opposition members argued that the money would be better spent on buses, but the measure passed "
-         "comfortably after a three-hour debate that ran late into the evening.")
+PARA1 = (
+    "The city council voted on Tuesday to extend the tram line to the northern suburbs, a project "
+    "expected to cost about 400 million euros over the next six years."
+)
+PARA2 = (
+    "Opposition members argued that the money would be better spent on buses, but the measure passed "
+    "comfortably after a three-hour debate that ran late into the evening."
+)
 
 
 def run(body: str, title: str | None = "Council backs tram extension", **kw: object):
@@ -42,8 +46,13 @@ def test_read_time_lines_removed(line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Share this article", "Share on Facebook", "Follow us on Twitter", "Facebook | Twitter | Email",
-     "Click here to follow us on Instagram"],
+    [
+        "Share this article",
+        "Share on Facebook",
+        "Follow us on Twitter",
+        "Facebook | Twitter | Email",
+        "Click here to follow us on Instagram",
+    ],
 )
 def test_share_and_follow_prompts_removed(line: str) -> None:
     r = run(f"{PARA1}\n{line}\n{PARA2}")
@@ -53,8 +62,10 @@ def test_share_and_follow_prompts_removed(line: str) -> None:
 
 
 def test_related_list_removed_but_following_paragraph_kept() -> None:
-    body = (f"{PARA1}\n\nRelated:\nTram fares to rise in January\nBus drivers vote to strike\n\n{PARA2}\n\n"
-            "Read more: Why the city is betting on trams")
+    body = (
+        f"{PARA1}\n\nRelated:\nTram fares to rise in January\nBus drivers vote to strike\n\n{PARA2}\n\n"
+        "Read more: Why the city is betting on trams"
+    )
     r = run(body)
     assert "Tram fares to rise" not in r.text
     assert "Bus drivers vote" not in r.text
@@ -65,8 +76,11 @@ def test_related_list_removed_but_following_paragraph_kept() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Sign up for our daily newsletter to get the top stories", "Subscribe to our newsletter",
-     "Get the best of our journalism delivered to your inbox every morning."],
+    [
+        "Sign up for our daily newsletter to get the top stories",
+        "Subscribe to our newsletter",
+        "Get the best of our journalism delivered to your inbox every morning.",
+    ],
 )
 def test_newsletter_prompts_removed(line: str) -> None:
     r = run(f"{PARA1}\n{line}\n{PARA2}")
@@ -77,11 +91,13 @@ def test_newsletter_prompts_removed(line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Protesters gathered outside the town hall [Getty]",
-     "The mayor speaks to reporters on Monday (AFP)",
-     "A tram waits at the depot. Photo: AFP",
-     "Workers inspect the track (Photo by Anna Smith/Getty Images)",
-     "Image: Reuters/Jan Novak"],
+    [
+        "Protesters gathered outside the town hall [Getty]",
+        "The mayor speaks to reporters on Monday (AFP)",
+        "A tram waits at the depot. Photo: AFP",
+        "Workers inspect the track (Photo by Anna Smith/Getty Images)",
+        "Image: Reuters/Jan Novak",
+    ],
 )
 def test_photo_captions_and_credits_removed(line: str) -> None:
     r = run(f"{PARA1}\n{line}\n{PARA2}")
@@ -112,9 +128,11 @@ def test_title_taken_from_first_line_when_missing() -> None:
 
 @pytest.mark.parametrize(
     ("glued", "fixed"),
-    [("Syria'sIdlib province", "Syria's Idlib province"),
-     ("in the provinceMoscow said", "in the province Moscow said"),
-     ("the vote.The mayor", "the vote. The mayor")],
+    [
+        ("Syria'sIdlib province", "Syria's Idlib province"),
+        ("in the provinceMoscow said", "in the province Moscow said"),
+        ("the vote.The mayor", "the vote. The mayor"),
+    ],
 )
 def test_glued_words_split(glued: str, fixed: str) -> None:
     assert split_glued(glued) == fixed
@@ -129,8 +147,9 @@ def test_names_are_not_split(name: str) -> None:
 
 
 def test_mojibake_and_whitespace_repaired() -> None:
-    r = run("The caf\u00c3\u00a9 owner said it was \u00e2\u20ac\u0153fine\u00e2\u20ac\u009d."
-            "\t\t Really   fine.\r\n" + PARA1)
+    r = run(
+        "The caf\u00c3\u00a9 owner said it was \u00e2\u20ac\u0153fine\u00e2\u20ac\u009d.\t\t Really   fine.\r\n" + PARA1
+    )
     assert "café owner" in r.text
     assert "“fine”" in r.text
     assert "Really fine." in r.text
@@ -144,9 +163,11 @@ def test_unicode_normalised_to_nfc() -> None:
 
 @pytest.mark.parametrize(
     ("line", "expected"),
-    [("23 March, 2020", datetime(2020, 3, 23, tzinfo=UTC)),
-     ("March 5, 2021", datetime(2021, 3, 5, tzinfo=UTC)),
-     ("Published: Monday 7 June 2021 14:05", datetime(2021, 6, 7, tzinfo=UTC))],
+    [
+        ("23 March, 2020", datetime(2020, 3, 23, tzinfo=UTC)),
+        ("March 5, 2021", datetime(2021, 3, 5, tzinfo=UTC)),
+        ("Published: Monday 7 June 2021 14:05", datetime(2021, 6, 7, tzinfo=UTC)),
+    ],
 )
 def test_dateline_becomes_published_at(line: str, expected: datetime) -> None:
     r = run(f"{line}\n{PARA1}\n{PARA2}")
@@ -175,9 +196,11 @@ def test_seed_article_comes_out_clean() -> None:
 
 
 def test_non_english_flows_through_marked() -> None:
-    body = ("Le conseil municipal a voté mardi la prolongation de la ligne de tramway vers les quartiers "
-            "nord, "
-            "un projet qui devrait coûter environ 400 millions d'euros au cours des six prochaines années.")
+    body = (
+        "Le conseil municipal a voté mardi la prolongation de la ligne de tramway vers les quartiers "
+        "nord, "
+        "un projet qui devrait coûter environ 400 millions d'euros au cours des six prochaines années."
+    )
     r = run(body, title="Le tramway prolongé")
     assert r.language == "fr"
     assert "non_english" in r.notes
@@ -211,9 +234,13 @@ def test_html_in_body_is_treated_as_html() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [RawArticle(id="e"), RawArticle(id="e", body="   \n\t "), RawArticle(id="e", html="<html></html>"),
-     RawArticle(id="e", body="\x00\x01\x02\x03\x04\x05" * 1000),
-     RawArticle(id="e", html="<html><body><script>alert(1)</script></body></html>")],
+    [
+        RawArticle(id="e"),
+        RawArticle(id="e", body="   \n\t "),
+        RawArticle(id="e", html="<html></html>"),
+        RawArticle(id="e", body="\x00\x01\x02\x03\x04\x05" * 1000),
+        RawArticle(id="e", html="<html><body><script>alert(1)</script></body></html>"),
+    ],
 )
 def test_nothing_usable_raises_value_error(raw: RawArticle) -> None:
     with pytest.raises(ValueError):
@@ -222,12 +249,14 @@ def test_nothing_usable_raises_value_error(raw: RawArticle) -> None:
 
 @pytest.mark.parametrize(
     "html",
-    ["<div>" * 200_000 + "<p>Deep text that goes on and on in a sentence.</p>",
-     "<html><body>" + "<p>All work and no play makes a dull story, said the editor. " * 400_000,
-     "<html><body><table><tr><td>" + "<p>All work and no play makes a dull story, said the editor. " * 400_000,
-     "<!DOCTYPE htm\n<html x" + "<table><tr><td>All work and no play, said the editor. " * 100_000,
-     "<html><head><title>unclosed" + "<" * 50_000,
-     "<p>" + "\ud7ff&#0;&#xFFFFFF;<!--" * 10_000],
+    [
+        "<div>" * 200_000 + "<p>Deep text that goes on and on in a sentence.</p>",
+        "<html><body>" + "<p>All work and no play makes a dull story, said the editor. " * 400_000,
+        "<html><body><table><tr><td>" + "<p>All work and no play makes a dull story, said the editor. " * 400_000,
+        "<!DOCTYPE htm\n<html x" + "<table><tr><td>All work and no play, said the editor. " * 100_000,
+        "<html><head><title>unclosed" + "<" * 50_000,
+        "<p>" + "\ud7ff&#0;&#xFFFFFF;<!--" * 10_000,
+    ],
 )
 def test_hostile_html_is_bounded_and_never_crashes(html: str) -> None:
     t0 = time.perf_counter()
@@ -257,8 +286,10 @@ ARTICLE_SENTENCES = [
 def test_html_article_in_layout_table_is_extracted() -> None:
     nav = "".join(f"<tr><td><a href='/s{i}'>Section {i}</a></td></tr>" for i in range(8))
     cells = " ".join(ARTICLE_SENTENCES)
-    html = (f"<html><head><title>Ferry terminal</title></head><body><table>{nav}</table>"
-            f"<table><tr><td></td><td>{cells}</td></tr></table></body></html>")
+    html = (
+        f"<html><head><title>Ferry terminal</title></head><body><table>{nav}</table>"
+        f"<table><tr><td></td><td>{cells}</td></tr></table></body></html>"
+    )
     r = clean(RawArticle(id="t", html=html))
     for sentence in ARTICLE_SENTENCES:
         assert sentence in r.text
@@ -276,8 +307,10 @@ def test_html_hard_wrapped_article_is_kept_whole() -> None:
 
 @pytest.mark.parametrize(
     "prologue",
-    ['<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN">\n<html xmogo.jpg" alt="Logo" width="145" /></a></td>\n',
-     '<!DOCTYPE htm\n  <div id="header">\n<a href="/">Home</a></div>\n'],
+    [
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN">\n<html xmogo.jpg" alt="Logo" width="145" /></a></td>\n',
+        '<!DOCTYPE htm\n  <div id="header">\n<a href="/">Home</a></div>\n',
+    ],
 )
 def test_html_broken_prologue_still_extracted(prologue: str) -> None:
     # A page cut short at the start: libxml2 drops everything after the broken doctype/html tag.
@@ -291,8 +324,10 @@ def test_html_broken_prologue_still_extracted(prologue: str) -> None:
 def test_html_reader_comments_after_end_marker_dropped() -> None:
     paras = "".join(f"<p>{s}</p>" for s in ARTICLE_SENTENCES)
     comment = "<p>I think the council has wasted our money again on this terminal, and nobody asked us.</p>"
-    html = (f"<html><head><title>Ferry</title></head><body><article>{paras}<h3>Have your say</h3>"
-            f"{comment}</article></body></html>")
+    html = (
+        f"<html><head><title>Ferry</title></head><body><article>{paras}<h3>Have your say</h3>"
+        f"{comment}</article></body></html>"
+    )
     r = clean(RawArticle(id="c", html=html))
     assert ARTICLE_SENTENCES[2] in r.text
     assert "wasted our money" not in r.text
@@ -305,8 +340,10 @@ def test_html_long_reader_comments_dropped_and_header_marker_ignored() -> None:
         f"<p>Reader {i} thinks the council has wasted our money again on this terminal, and nobody asked.</p>"
         for i in range(8)
     )
-    html = (f"<html><head><title>Ferry</title></head><body><article><p>0 Comments</p>{paras}"
-            f"<p>Have your say</p>{comments}</article></body></html>")
+    html = (
+        f"<html><head><title>Ferry</title></head><body><article><p>0 Comments</p>{paras}"
+        f"<p>Have your say</p>{comments}</article></body></html>"
+    )
     r = clean(RawArticle(id="c", html=html))
     assert all(s in r.text for s in ARTICLE_SENTENCES)
     assert "wasted our money" not in r.text

@@ -35,6 +35,7 @@ async def consume(bootstrap: str, topic: str, group: str, want: int, timeout: fl
     await consumer.start()
     got: list[dict] = []
     try:
+
         async def loop() -> None:
             async for msg in consumer:
                 article = msg.value
@@ -55,12 +56,13 @@ async def consume(bootstrap: str, topic: str, group: str, want: int, timeout: fl
 def test_documented_consumer_receives_valid_enriched_seed(pipeline_env: dict[str, str], tmp_path: Path) -> None:
     env = pipeline_env
     s = Settings.from_env(env)
-    topic = f"{env['NEWSFLOW_TOPIC_PREFIX']}.enriched"   # <prefix>.enriched, as the docs name it
+    topic = f"{env['NEWSFLOW_TOPIC_PREFIX']}.enriched"  # <prefix>.enriched, as the docs name it
     worker = start_worker(env, log=tmp_path / "worker.log")
     try:
         first = asyncio.run(replay(s, [ROOT / "seeds"], progress=False, keep_ids=True))
-        articles = asyncio.run(consume(env["NEWSFLOW_KAFKA_BOOTSTRAP"], topic, "contract-consumer",
-                                       first.produced, 180))
+        articles = asyncio.run(
+            consume(env["NEWSFLOW_KAFKA_BOOTSTRAP"], topic, "contract-consumer", first.produced, 180)
+        )
     finally:
         stop_worker(worker)
 

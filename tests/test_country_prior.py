@@ -36,8 +36,10 @@ def test_fit_then_predict_recovers_training_countries():
 
 
 def test_shipped_model_loads_and_returns_probabilities():
-    country, p = country_prior("On 28 April 2020, protesters demonstrating against the high US dollar "
-                               "exchange rate and dire economic and living conditions blocked a road.")
+    country, p = country_prior(
+        "On 28 April 2020, protesters demonstrating against the high US dollar "
+        "exchange rate and dire economic and living conditions blocked a road."
+    )
     assert country is not None and len(country) == 2
     assert 0.0 < p <= 1.0
     with np.load(__import__("pipeline.country_prior", fromlist=["MODEL_PATH"]).MODEL_PATH) as z:

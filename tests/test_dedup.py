@@ -72,8 +72,7 @@ def state() -> tuple[dict, dict, dict]:
 def run(*texts: str, start: datetime = T0, step: timedelta = timedelta(hours=1)) -> list:
     ex, bands, seen = state()
     return [
-        decide(f"a{i}", fingerprint(t), ex, bands, seen, published_at=start + i * step)
-        for i, t in enumerate(texts)
+        decide(f"a{i}", fingerprint(t), ex, bands, seen, published_at=start + i * step) for i, t in enumerate(texts)
     ]
 
 
@@ -102,8 +101,11 @@ def test_exact_duplicate_ignores_case_punctuation_and_whitespace():
         pytest.param(edit_words(body(STORY_A), 15), id="words-edited"),
         pytest.param(body(STORY_A[:2]), id="cut-to-first-paragraphs"),
         pytest.param(body([STORY_A[3], *STORY_A[:3], *STORY_A[4:][::-1]]), id="paragraphs-moved"),
-        pytest.param("By Staff Reporter\n\n" + body(STORY_A) + "\n\nCopyright 2005 Newswire. All rights "
-                     "reserved. This material may not be published or redistributed.", id="boilerplate"),
+        pytest.param(
+            "By Staff Reporter\n\n" + body(STORY_A) + "\n\nCopyright 2005 Newswire. All rights "
+            "reserved. This material may not be published or redistributed.",
+            id="boilerplate",
+        ),
     ],
 )
 def test_near_duplicate_variants_join_the_original_cluster(variant):
@@ -148,8 +150,9 @@ def test_replay_is_duplicate_of_first_copy():
 
 
 def test_articles_outside_the_window_do_not_match():
-    late = run(body(STORY_A), body(STORY_A), start=T0, step=DEFAULT.window_seconds * timedelta(seconds=1)
-               + timedelta(hours=1))
+    late = run(
+        body(STORY_A), body(STORY_A), start=T0, step=DEFAULT.window_seconds * timedelta(seconds=1) + timedelta(hours=1)
+    )
     assert [r.status for r in late] == ["unique", "unique"]
     inside = run(body(STORY_A), body(STORY_A), step=timedelta(days=6))
     assert [r.status for r in inside] == ["unique", "duplicate"]

@@ -74,8 +74,9 @@ def _where(s: Settings, ids: set[str], logs: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str], tmp_path: Path,
-                                                     launcher, seed_text: str) -> None:  # type: ignore[no-untyped-def]
+def test_cross_partition_near_duplicates_and_restart(
+    pipeline_env: dict[str, str], tmp_path: Path, launcher, seed_text: str
+) -> None:  # type: ignore[no-untyped-def]
     s = Settings.from_env(pipeline_env)
     assert s.partitions == 2
     asyncio.run(ensure_topics(s))
@@ -87,11 +88,13 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
     workers = [start_worker(pipeline_env, log=tmp_path / "w1.log"), start_worker(env2, log=tmp_path / "w2.log")]
     try:
         # Different keys on different partitions of the raw topic.
-        asyncio.run(_send(s, [(0, original.id.encode(), original.to_bytes()),
-                              (1, rewrite.id.encode(), rewrite.to_bytes())]))
+        asyncio.run(
+            _send(s, [(0, original.id.encode(), original.to_bytes()), (1, rewrite.id.encode(), rewrite.to_bytes())])
+        )
         docs = _first_verdicts(s, {0: 0, 1: 0}, {original.id, rewrite.id})
         assert set(docs) == {original.id, rewrite.id}, _where(
-            s, {original.id, rewrite.id}, [tmp_path / "w1.log", tmp_path / "w2.log"])
+            s, {original.id, rewrite.id}, [tmp_path / "w1.log", tmp_path / "w2.log"]
+        )
         first, second = sorted(docs.values(), key=lambda d: d["dedup"]["status"] != "unique")
         assert first["dedup"]["status"] == "unique"
         assert second["dedup"]["status"] == "near_duplicate"
@@ -107,11 +110,11 @@ def test_cross_partition_near_duplicates_and_restart(pipeline_env: dict[str, str
     try:
         resent = original.model_copy(update={"id": "resent-copy", "url": "https://other.example/a"})
         start = asyncio.run(end_offsets(s, s.topic("enriched")))
-        asyncio.run(_send(s, [(1, resent.id.encode(), resent.to_bytes()),
-                              (0, original.id.encode(), original.to_bytes())]))
+        asyncio.run(
+            _send(s, [(1, resent.id.encode(), resent.to_bytes()), (0, original.id.encode(), original.to_bytes())])
+        )
         later = _first_verdicts(s, start, {resent.id, original.id})
-        assert set(later) == {resent.id, original.id}, _where(
-            s, {resent.id, original.id}, [tmp_path / "w3.log"])
+        assert set(later) == {resent.id, original.id}, _where(s, {resent.id, original.id}, [tmp_path / "w3.log"])
         resent_doc, replay_doc = later[resent.id], later[original.id]
         # The replayed id is found in the recovered ``dedup-seen`` table: a duplicate of the cluster root.
         assert replay_doc["dedup"]["status"] == "duplicate", replay_doc["dedup"]

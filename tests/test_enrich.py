@@ -59,7 +59,9 @@ def test_offline_cli_writes_one_enriched_article_per_input(tmp_path: Path, seed_
     out = tmp_path / "out.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "newsflow.cli", "enrich", str(src), "-o", str(out), "-q"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     docs = [EnrichedArticle.model_validate(orjson.loads(ln)) for ln in out.read_bytes().splitlines()]
     assert [d.id for d in docs] == ["s1", "s3"]

@@ -21,14 +21,22 @@ def test_offsets_point_into_text(seed):
     text, res = seed
     assert res.mentions
     for m in res.mentions:
-        assert text[m.start:m.end] == m.text
+        assert text[m.start : m.end] == m.text
 
 
 def test_seed_places(seed):
     _, res = seed
     places = {e.name: e.place for e in res.index if e.place is not None and e.label == "GPE"}
-    for name, cc in [("Russia", "RU"), ("Turkey", "TR"), ("Syria", "SY"), ("Idlib", "SY"),
-                     ("Moscow", "RU"), ("Ankara", "TR"), ("Aleppo", "SY"), ("Damascus", "SY")]:
+    for name, cc in [
+        ("Russia", "RU"),
+        ("Turkey", "TR"),
+        ("Syria", "SY"),
+        ("Idlib", "SY"),
+        ("Moscow", "RU"),
+        ("Ankara", "TR"),
+        ("Aleppo", "SY"),
+        ("Damascus", "SY"),
+    ]:
         assert name in places, name
         assert places[name].country == cc
         assert places[name].geonameid
@@ -60,8 +68,10 @@ def test_locate_from_mentions_and_index_only(seed):
 
 
 def test_person_canonical_and_counts():
-    text = ("Russian President Vladimir Putin met Recep Tayyip Erdogan in Moscow on Thursday. "
-            "Putin said the ceasefire would hold. Erdogan agreed, and Putin left for Sochi.")
+    text = (
+        "Russian President Vladimir Putin met Recep Tayyip Erdogan in Moscow on Thursday. "
+        "Putin said the ceasefire would hold. Erdogan agreed, and Putin left for Sochi."
+    )
     res = extract(text, mode="accurate")
     putin = [m for m in res.mentions if m.text in ("Putin", "Vladimir Putin")]
     assert len(putin) == 3 and {m.canonical for m in putin} == {"Vladimir Putin"}
@@ -74,8 +84,9 @@ def test_person_canonical_and_counts():
 
 
 def test_org_and_gpe_labels():
-    res = extract("The United Nations and the World Health Organization met officials in Geneva, "
-                  "Switzerland.", mode="accurate")
+    res = extract(
+        "The United Nations and the World Health Organization met officials in Geneva, Switzerland.", mode="accurate"
+    )
     labels = {m.text: m.label for m in res.mentions}
     assert labels.get("United Nations") == "ORG"
     assert labels.get("World Health Organization") == "ORG"
@@ -91,8 +102,7 @@ def test_context_disambiguates_same_name():
 
 
 def test_acled_style_note_without_country_name():
-    res = extract("On 7 May 2020, Boko Haram attacked the village of Gwoza (Gwoza LGA, Borno), "
-                  "killing two residents.")
+    res = extract("On 7 May 2020, Boko Haram attacked the village of Gwoza (Gwoza LGA, Borno), killing two residents.")
     country, loc = main_location(res)
     assert country == "NG"
     assert loc is not None and abs(loc.lat - 11.08) < 0.5
@@ -111,8 +121,10 @@ def test_actor_cue_places_unknown_village(mode):
 
 
 def test_foreign_forces_do_not_win():
-    text = ("On 5 May 2020, PKK militants attacked Turkish army units positioned in Haftanin region "
-            "of Dahuk, Northern Iraq.")
+    text = (
+        "On 5 May 2020, PKK militants attacked Turkish army units positioned in Haftanin region "
+        "of Dahuk, Northern Iraq."
+    )
     assert main_location(extract(text))[0] == "IQ"
 
 

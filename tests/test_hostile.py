@@ -36,14 +36,22 @@ def test_corpus_is_broad() -> None:
 
 def _offline(enricher: Enricher, s: Settings, case: Case) -> tuple[bytes | None, DeadLetter | None]:
     def dedup(a: ClassifiedArticle) -> object:
-        verdict = decide(a.id, fingerprint(a.text), enricher.exact_index, enricher.band_index,
-                         enricher.seen, published_at=a.published_at)
+        verdict = decide(
+            a.id,
+            fingerprint(a.text),
+            enricher.exact_index,
+            enricher.band_index,
+            enricher.seen,
+            published_at=a.published_at,
+        )
         return enriched_from(a, verdict)
 
-    stages = [("clean", RawArticle.from_bytes, clean_step),
-              ("entities", CleanedArticle.from_bytes, entities_step),
-              ("classify", TaggedArticle.from_bytes, classify_step),
-              ("dedup", ClassifiedArticle.from_bytes, dedup)]
+    stages = [
+        ("clean", RawArticle.from_bytes, clean_step),
+        ("entities", CleanedArticle.from_bytes, entities_step),
+        ("classify", TaggedArticle.from_bytes, classify_step),
+        ("dedup", ClassifiedArticle.from_bytes, dedup),
+    ]
     value: bytes | None = case.value
     for stage, parse, step in stages:
         out = guarded(stage, case.key, value, parse, step, limits_for(s, stage))
@@ -117,6 +125,7 @@ def test_hostile_corpus_through_broker_and_worker(pipeline_env: dict[str, str], 
     s = Settings.from_env(pipeline_env)
     worker = start_worker(pipeline_env, log=tmp_path / "worker.log")
     try:
+
         async def scenario() -> tuple[dict[str, dict], dict[str, dict]]:
             await ensure_topics(s)
             # newsflow.kafka.producer sizes requests from max_article_bytes; the worker keeps 5 MB.

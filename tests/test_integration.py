@@ -34,6 +34,7 @@ def test_seeds_flow_through_broker_and_worker(pipeline_env: dict[str, str], tmp_
     s = Settings.from_env(pipeline_env)
     worker = start_worker(pipeline_env, log=tmp_path / "worker.log")
     try:
+
         async def scenario() -> tuple[list[bytes], list[bytes], list[str]]:
             first = await replay(s, [ROOT / "seeds"], progress=False, keep_ids=True)
             start = await end_offsets(s, s.topic("enriched"))

@@ -23,9 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _backlog(folder: Path, n: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [orjson.dumps({"id": f"art-{i:03d}", "title": f"Article {i}",
-                           "body": f"Article {i}. Officials in Ankara met counterparts on day {i}."})
-             for i in range(n)]
+    lines = [
+        orjson.dumps(
+            {
+                "id": f"art-{i:03d}",
+                "title": f"Article {i}",
+                "body": f"Article {i}. Officials in Ankara met counterparts on day {i}.",
+            }
+        )
+        for i in range(n)
+    ]
     (folder / "backlog.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     return folder
 
@@ -35,6 +42,7 @@ async def _raw_ids(s: Settings) -> list[str]:
 
 
 # --- unit ---------------------------------------------------------------------------------------
+
 
 def test_checkpoint_roundtrip_and_mismatch(tmp_path: Path) -> None:
     f = tmp_path / "state" / "replay.ckpt"
@@ -51,9 +59,9 @@ def test_checkpoint_roundtrip_and_mismatch(tmp_path: Path) -> None:
 
 # --- real broker --------------------------------------------------------------------------------
 
+
 @pytest.mark.kafka
-def test_interrupted_replay_resumes_without_gaps_or_repeats(pipeline_env: dict[str, str],
-                                                            tmp_path: Path) -> None:
+def test_interrupted_replay_resumes_without_gaps_or_repeats(pipeline_env: dict[str, str], tmp_path: Path) -> None:
     s = Settings.from_env(pipeline_env)
     backlog = [_backlog(tmp_path / "backlog", 12)]
     ckpt = tmp_path / "replay.ckpt"
@@ -79,8 +87,18 @@ def test_sigterm_during_replay_writes_checkpoint(pipeline_env: dict[str, str], t
     backlog = _backlog(tmp_path / "backlog", 40)
     ckpt = tmp_path / "replay.ckpt"
     env = {**os.environ, **pipeline_env}
-    cmd = [sys.executable, "-m", "newsflow.cli", "replay", str(backlog), "--quiet", "--rate", "10",
-           "--checkpoint", str(ckpt)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "newsflow.cli",
+        "replay",
+        str(backlog),
+        "--quiet",
+        "--rate",
+        "10",
+        "--checkpoint",
+        str(ckpt),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (ckpt.exists() and Checkpoint(ckpt, [backlog]).acked >= 5):
@@ -89,8 +107,9 @@ def test_sigterm_during_replay_writes_checkpoint(pipeline_env: dict[str, str], t
     proc.wait(30)
     state = Checkpoint(ckpt, [backlog])
     assert 5 <= state.acked < 40 and not state.done
-    rerun = subprocess.run(cmd[:-4] + ["--checkpoint", str(ckpt)], env=env, capture_output=True, text=True,
-                           timeout=120, check=True)
+    rerun = subprocess.run(
+        cmd[:-4] + ["--checkpoint", str(ckpt)], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     assert f"skipped {state.acked} already acknowledged" in rerun.stdout
     ids = asyncio.run(_raw_ids(s))
     assert sorted(set(ids)) == [f"art-{i:03d}" for i in range(40)]
@@ -133,8 +152,7 @@ def test_reprocess_commits_raw_from_start_and_skips_intermediate(pipeline_env: d
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_reprocess_runs_the_backlog_again_through_a_worker(pipeline_env: dict[str, str],
-                                                          tmp_path: Path) -> None:
+def test_reprocess_runs_the_backlog_again_through_a_worker(pipeline_env: dict[str, str], tmp_path: Path) -> None:
     from newsflow.demo import start_worker, stop_worker
 
     s = Settings.from_env(pipeline_env)

@@ -16,8 +16,11 @@ def test_committed_json_schema_matches_model(name: str) -> None:
 
 def test_enriched_article_round_trips_through_orjson() -> None:
     art = EnrichedArticle(
-        id="a1", text="Hello", dedup=Dedup(status="unique", cluster_id="c1", similarity=0.0),
-        processed_at=datetime(2024, 1, 2, tzinfo=UTC), pipeline_version="0.1.0",
+        id="a1",
+        text="Hello",
+        dedup=Dedup(status="unique", cluster_id="c1", similarity=0.0),
+        processed_at=datetime(2024, 1, 2, tzinfo=UTC),
+        pipeline_version="0.1.0",
     )
     data = art.to_bytes()
     assert orjson.loads(data)["processed_at"] == "2024-01-02T00:00:00Z"

@@ -86,5 +86,7 @@ def test_upstream_copies_are_written_once_even_after_restart(tmp_path: Path) -> 
     assert read_all(tmp_path) == [b'{"id":"a"}', b'{"id":"b"}', b'{"id":"a"}', b'{"id":"c"}']
     assert sink.copies == 1 and restarted.copies == 1
     assert sorted(p.name for p in tmp_path.glob("*/*.jsonl")) == [
-        "p000-000000000000-000000000001.jsonl", "p000-000000000003-000000000003.jsonl",
-        "p000-000000000005-000000000005.jsonl"]
+        "p000-000000000000-000000000001.jsonl",
+        "p000-000000000003-000000000003.jsonl",
+        "p000-000000000005-000000000005.jsonl",
+    ]

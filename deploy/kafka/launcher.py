@@ -52,8 +52,7 @@ def fetch(quiet: bool = True) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise RuntimeError("Maven (mvn) is needed to fetch Kafka from Maven Central")
-    cmd = [mvn, "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies",
-           f"-DoutputDirectory={LIB}"]
+    cmd = [mvn, "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies", f"-DoutputDirectory={LIB}"]
     if quiet:
         cmd.insert(1, "-q")
     subprocess.run(cmd, check=True)
@@ -96,8 +95,17 @@ replica.fetch.max.bytes=33554432
 def _java_cmd(main: str, *args: str, heap: str = "-Xmx768m") -> list[str]:
     java = shutil.which("java") or "java"
     log4j = HERE / "log4j.properties"
-    return [java, heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{LIB}/*", main, *args]
+    return [
+        java,
+        heap,
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        f"{LIB}/*",
+        main,
+        *args,
+    ]
 
 
 def answers(port: int, timeout: float = 1.0) -> bool:
@@ -120,8 +128,9 @@ def answers(port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def start(port: int = 9092, data: Path = DEFAULT_DATA, partitions: int = 4,
-          timeout: float = 90.0, keep_data: bool = False) -> Broker:
+def start(
+    port: int = 9092, data: Path = DEFAULT_DATA, partitions: int = 4, timeout: float = 90.0, keep_data: bool = False
+) -> Broker:
     """Start a broker on ``port`` with its files under ``data``.
 
     By default the topic logs are wiped and storage is formatted with a new cluster id. With
@@ -142,12 +151,15 @@ def start(port: int = 9092, data: Path = DEFAULT_DATA, partitions: int = 4,
     cport = cport or free_port()
     props.write_text(_properties(port, cport, logs, partitions))
     if not reuse:
-        subprocess.run(_java_cmd("kafka.tools.StorageTool", "format", "-t", _kafka_uuid(), "-c", str(props),
-                                 heap="-Xmx256m"),
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _java_cmd("kafka.tools.StorageTool", "format", "-t", _kafka_uuid(), "-c", str(props), heap="-Xmx256m"),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     out = open(data / "broker.log", "ab")
-    proc = subprocess.Popen(_java_cmd("kafka.Kafka", str(props)), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        _java_cmd("kafka.Kafka", str(props)), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     (data / "broker.pid").write_text(f"{proc.pid} {port}\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -222,8 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=int(os.environ.get("NEWSFLOW_KAFKA_PORT", "9092")))
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--fresh", action="store_true",
-                    help="start from empty storage (default for `up`: keep the earlier broker's data)")
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from empty storage (default for `up`: keep the earlier broker's data)",
+    )
     args = ap.parse_args(argv)
     if args.action == "fetch":
         print(fetch(quiet=False))
