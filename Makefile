@@ -9,7 +9,7 @@ KAFKA_PORT ?= 19092
 DEMO_DIR := .run/demo
 
 .PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
-        eval-clean eval-entities eval-classify eval-dedup eval bench chaos clean
+        eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory chaos clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -72,6 +72,10 @@ eval: eval-clean eval-entities eval-classify eval-dedup
 
 bench: setup
 	$(PY) -m evals.bench
+
+# Worker RSS over a 100,000-article dated replay (fast entity mode; ~30-60 min on 2 cores).
+bench-memory: setup
+	$(PY) -m evals.bench_memory
 
 chaos: setup
 	$(PY) -m pytest -q -s -m chaos -p no:cacheprovider tests/test_chaos.py

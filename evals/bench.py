@@ -75,6 +75,7 @@ def _launcher() -> Any:
 
 # --- corpus ----------------------------------------------------------------------------------------
 
+
 def corpus_files() -> tuple[str, list[Path]]:
     files = sorted(CORPUS.glob("*/*.txt"))
     if files:
@@ -86,8 +87,7 @@ def base_articles() -> tuple[str, list[Any]]:
     from newsflow.backlog import from_text
 
     where, files = corpus_files()
-    arts = [from_text(f.read_text(encoding="utf-8", errors="replace"), source=f"bench:{f.parent.name}")
-            for f in files]
+    arts = [from_text(f.read_text(encoding="utf-8", errors="replace"), source=f"bench:{f.parent.name}") for f in files]
     return where, arts
 
 
@@ -101,12 +101,14 @@ def variants(base: list[Any], n: int, tag: str) -> list[Any]:
             out.append(a)
         else:
             ref = f"{tag}{k}"
-            out.append(a.model_copy(update={"id": f"{a.id}-{ref}",
-                                            "body": f"{a.body}\n\nReference {ref} of this report."}))
+            out.append(
+                a.model_copy(update={"id": f"{a.id}-{ref}", "body": f"{a.body}\n\nReference {ref} of this report."})
+            )
     return out
 
 
 # --- 1. compute ceiling ----------------------------------------------------------------------------
+
 
 @dataclass
 class Compute:
@@ -163,8 +165,9 @@ def run_compute(arts: list[Any]) -> Compute:
         t2 = pc()
         classified = classify_step(tagged)
         t3 = pc()
-        verdict = decide(classified.id, fingerprint(classified.text), exact, bands, seen,
-                         published_at=classified.published_at)
+        verdict = decide(
+            classified.id, fingerprint(classified.text), exact, bands, seen, published_at=classified.published_at
+        )
         enriched = enriched_from(classified, verdict)
         t4 = pc()
         for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
@@ -207,13 +210,20 @@ def summarise_profile(prof: cProfile.Profile | str, top: int = 25) -> tuple[str,
     st.sort_stats("cumulative").print_stats(top)
     rows = []
     for (fname, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-        rows.append({"function": f"{fname}:{line}({func})", "calls": nc, "tottime_share": tt / total,
-                     "cumtime_share": ct / total})
+        rows.append(
+            {
+                "function": f"{fname}:{line}({func})",
+                "calls": nc,
+                "tottime_share": tt / total,
+                "cumtime_share": ct / total,
+            }
+        )
     rows.sort(key=lambda r: -r["tottime_share"])
     return buf.getvalue(), rows[:top]
 
 
 # --- Kafka helpers ---------------------------------------------------------------------------------
+
 
 def settings_for(bootstrap: str, tag: str, base: Path, web_port: int = 0, **extra: str) -> dict[str, str]:
     """NEWSFLOW_* environment isolating one app (like tests/conftest.py ``pipeline_env``)."""
@@ -232,8 +242,7 @@ def rss_kb(pid: int) -> tuple[int, int]:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0, 0
-    vals = {ln.split(":")[0]: int(ln.split()[1]) for ln in status.splitlines()
-            if ln.startswith(("VmRSS", "VmHWM"))}
+    vals = {ln.split(":")[0]: int(ln.split()[1]) for ln in status.splitlines() if ln.startswith(("VmRSS", "VmHWM"))}
     return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
 
 
@@ -258,8 +267,14 @@ class Flow:
 
 
 async def push_and_watch(
-    s: Any, out_topic: str, in_topic: str, messages: list[tuple[bytes, bytes]], *,
-    rate: float | None = None, timeout: float = 600.0, on_tick: Callable[[int], None] | None = None,
+    s: Any,
+    out_topic: str,
+    in_topic: str,
+    messages: list[tuple[bytes, bytes]],
+    *,
+    rate: float | None = None,
+    timeout: float = 600.0,
+    on_tick: Callable[[int], None] | None = None,
     producer_kw: dict[str, Any] | None = None,
 ) -> Flow:
     """Produce ``messages`` (key, value) to ``in_topic`` (paced at ``rate``/s if given) while a consumer
@@ -271,16 +286,19 @@ async def push_and_watch(
     flow = Flow()
     keys = {k for k, _ in messages}
     sent_at: dict[bytes, float] = {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False,
-                                fetch_max_bytes=52_428_800, max_partition_fetch_bytes=10_485_760,
-                                **s.kafka_client_kwargs())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=s.kafka_bootstrap,
+        enable_auto_commit=False,
+        fetch_max_bytes=52_428_800,
+        max_partition_fetch_bytes=10_485_760,
+        **s.kafka_client_kwargs(),
+    )
     await consumer.start()
     try:
         for attempt in range(30):  # a topic just created may have no leader yet
             try:
                 await consumer._client.force_metadata_update()  # noqa: SLF001 - first contact
-                tps = [TopicPartition(out_topic, p)
-                       for p in sorted(consumer.partitions_for_topic(out_topic) or ())]
+                tps = [TopicPartition(out_topic, p) for p in sorted(consumer.partitions_for_topic(out_topic) or ())]
                 if not tps:
                     raise LookupError(f"no partitions for {out_topic}")
                 consumer.assign(tps)
@@ -359,8 +377,8 @@ def percentiles(xs: Iterable[float]) -> dict[str, float]:
 
 # --- 2. Kafka ceiling ------------------------------------------------------------------------------
 
-async def run_kafka_ceiling(bootstrap: str, base: Path,
-                            payloads: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+
+async def run_kafka_ceiling(bootstrap: str, base: Path, payloads: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     from newsflow.kafka import ensure_topics
 
     tag = uuid.uuid4().hex[:8]
@@ -369,28 +387,40 @@ async def run_kafka_ceiling(bootstrap: str, base: Path,
     la = load()
     # Pass-through: raw topic → the consumer reads the very same topic.
     flow = await push_and_watch(s, s.topic("raw"), s.topic("raw"), payloads, timeout=300)
-    return {"messages": flow.seen, "seconds": flow.seconds, "messages_per_s": flow.rate,
-            "mb_per_s": flow.bytes / 1e6 / flow.seconds, "bytes_per_message": flow.bytes / max(1, flow.sent),
-            "partitions": s.partitions, "load_avg": la}
+    return {
+        "messages": flow.seen,
+        "seconds": flow.seconds,
+        "messages_per_s": flow.rate,
+        "mb_per_s": flow.bytes / 1e6 / flow.seconds,
+        "bytes_per_message": flow.bytes / max(1, flow.sent),
+        "partitions": s.partitions,
+        "load_avg": la,
+    }
 
 
 # --- 3-6. workers ----------------------------------------------------------------------------------
 
+
 class Workers:
     """``n`` real worker processes of one app, with RSS sampling."""
 
-    def __init__(self, launcher: Any, bootstrap: str, base: Path, n: int, tag: str) -> None:
+    def __init__(
+        self, launcher: Any, bootstrap: str, base: Path, n: int, tag: str, extra: dict[str, str] | None = None
+    ) -> None:
         from newsflow.demo import start_worker
 
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
-        self.env = settings_for(bootstrap, tag, base)
+        self.env = {**settings_for(bootstrap, tag, base), **(extra or {})}
         self.s = Settings.from_env(self.env)
         self.procs = []
         self.samples: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
         for i in range(n):
-            env = {**self.env, "NEWSFLOW_WEB_PORT": str(launcher.free_port()),
-                   "NEWSFLOW_DATA_DIR": str(base / f"faust{i}")}
+            env = {
+                **self.env,
+                "NEWSFLOW_WEB_PORT": str(launcher.free_port()),
+                "NEWSFLOW_DATA_DIR": str(base / f"faust{i}"),
+            }
             self.procs.append(start_worker(env, log=base / f"worker{i}.log"))
 
     def sample(self, progress: int = 0) -> None:
@@ -422,9 +452,13 @@ async def wait_ready(w: Workers, probes: list[tuple[bytes, bytes]], timeout: flo
         if not w.alive():
             raise RuntimeError(f"a worker exited; see {w.base}/worker*.log")
         try:
-            flow = await push_and_watch(w.s, w.s.topic("enriched"), w.s.topic("raw"),
-                                        [(k + uuid.uuid4().hex[:6].encode(), v) for k, v in probes],
-                                        timeout=min(120.0, deadline - time.monotonic()))
+            flow = await push_and_watch(
+                w.s,
+                w.s.topic("enriched"),
+                w.s.topic("raw"),
+                [(k + uuid.uuid4().hex[:6].encode(), v) for k, v in probes],
+                timeout=min(120.0, deadline - time.monotonic()),
+            )
         except Exception as exc:  # noqa: BLE001 - topics may not exist yet
             print(f"  waiting for workers: {type(exc).__name__}: {exc}", file=sys.stderr)
             await asyncio.sleep(2)
@@ -438,11 +472,13 @@ def as_messages(arts: list[Any]) -> list[tuple[bytes, bytes]]:
     return [(a.id.encode(), a.to_bytes()) for a in arts]
 
 
-async def e2e(w: Workers, arts: list[Any], rate: float | None = None, timeout: float = 900.0,
-              in_stage: str = "raw") -> tuple[Flow, tuple[float, float, float]]:
+async def e2e(
+    w: Workers, arts: list[Any], rate: float | None = None, timeout: float = 900.0, in_stage: str = "raw"
+) -> tuple[Flow, tuple[float, float, float]]:
     la0 = load()
-    flow = await push_and_watch(w.s, w.s.topic("enriched"), w.s.topic(in_stage), as_messages(arts),
-                                rate=rate, timeout=timeout, on_tick=w.sample)
+    flow = await push_and_watch(
+        w.s, w.s.topic("enriched"), w.s.topic(in_stage), as_messages(arts), rate=rate, timeout=timeout, on_tick=w.sample
+    )
     la1 = load()
     return flow, tuple(round(max(a, b), 2) for a, b in zip(la0, la1, strict=True))  # type: ignore[return-value]
 
@@ -457,9 +493,19 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
 
 
-async def run_workers(launcher: Any, bootstrap: str, base: Path, base_arts: list[Any], n_articles: int,
-                      n_long: int, latency_seconds: float, classified: list[Any], probes: list[Any],
-                      result: dict[str, Any], timeout: float) -> None:
+async def run_workers(
+    launcher: Any,
+    bootstrap: str,
+    base: Path,
+    base_arts: list[Any],
+    n_articles: int,
+    n_long: int,
+    latency_seconds: float,
+    classified: list[Any],
+    probes: list[Any],
+    result: dict[str, Any],
+    timeout: float,
+) -> None:
     e2e_arts = variants(base_arts, n_articles, "")
     probe_msgs = as_messages(probes)
     # --- 1 worker: throughput, latency at half of it, dedup alone, long replay -----------------------
@@ -468,25 +514,39 @@ async def run_workers(launcher: Any, bootstrap: str, base: Path, base_arts: list
         ready = await wait_ready(w1, probe_msgs)
         print(f"  1 worker ready in {ready:.0f}s", file=sys.stderr)
         flow, la = await e2e(w1, e2e_arts, timeout=timeout)
-        result["e2e_1w"] = {"articles": flow.seen, "sent": flow.sent, "seconds": flow.seconds,
-                            "articles_per_s": flow.rate, "load_avg": la}
+        result["e2e_1w"] = {
+            "articles": flow.seen,
+            "sent": flow.sent,
+            "seconds": flow.seconds,
+            "articles_per_s": flow.rate,
+            "load_avg": la,
+        }
         print(f"  e2e 1 worker: {flow.rate:.1f}/s", file=sys.stderr)
 
         rate = max(0.5, flow.rate / 2)
         n_lat = max(10, int(rate * latency_seconds))
         lat_arts = variants(base_arts, n_lat, "lat")
         flow, la = await e2e(w1, lat_arts, rate=rate, timeout=timeout)
-        result["latency"] = {"offered_per_s": rate, "achieved_per_s": flow.rate, "articles": flow.seen,
-                             **percentiles(flow.latencies_ms), "load_avg": la,
-                             "measured": "raw record timestamp (set at send) -> enriched record CreateTime"}
+        result["latency"] = {
+            "offered_per_s": rate,
+            "achieved_per_s": flow.rate,
+            "articles": flow.seen,
+            **percentiles(flow.latencies_ms),
+            "load_avg": la,
+            "measured": "raw record timestamp (set at send) -> enriched record CreateTime",
+        }
         print(f"  latency at {rate:.1f}/s: p50 {result['latency']['p50_ms']:.0f} ms", file=sys.stderr)
 
-        dd = [c.model_copy(update={"id": f"{c.id}-dd", "text": f"{c.text}\nFiled as dd."})
-              for c in classified]
+        dd = [c.model_copy(update={"id": f"{c.id}-dd", "text": f"{c.text}\nFiled as dd."}) for c in classified]
         flow, la = await e2e(w1, dd, timeout=timeout, in_stage="classified")
-        result["dedup_stage"] = {"articles": flow.seen, "seconds": flow.seconds, "articles_per_s": flow.rate,
-                                 "partitions": w1.s.dedup_partitions, "load_avg": la,
-                                 "measured": "ClassifiedArticle produced to the classified topic -> enriched"}
+        result["dedup_stage"] = {
+            "articles": flow.seen,
+            "seconds": flow.seconds,
+            "articles_per_s": flow.rate,
+            "partitions": w1.s.dedup_partitions,
+            "load_avg": la,
+            "measured": "ClassifiedArticle produced to the classified topic -> enriched",
+        }
         print(f"  dedup stage alone: {flow.rate:.1f}/s", file=sys.stderr)
 
         long_arts = variants(base_arts, n_long, "long")
@@ -497,16 +557,22 @@ async def run_workers(launcher: Any, bootstrap: str, base: Path, base_arts: list
         samples = w1.samples[0]
         half = [(p, r / 1024) for _, p, r in samples if p >= flow.seen / 2]
         result["memory"] = {
-            "long_articles": flow.seen, "long_seconds": flow.seconds, "long_articles_per_s": flow.rate,
+            "long_articles": flow.seen,
+            "long_seconds": flow.seconds,
+            "long_articles_per_s": flow.rate,
             "rss_samples_mb": [[round(t - samples[0][0], 1), p, round(r / 1024, 1)] for t, p, r in samples],
-            "rss_start_mb": samples[0][2] / 1024, "rss_end_mb": samples[-1][2] / 1024,
+            "rss_start_mb": samples[0][2] / 1024,
+            "rss_end_mb": samples[-1][2] / 1024,
             "slope_mb_per_1000_articles_second_half": 1000 * slope(half),
             "slope_mb_per_1000_articles_all": 1000 * slope([(p, r / 1024) for _, p, r in samples]),
-            "peak_rss_mb_1w": w1.peaks_mb(), "load_avg": la,
+            "peak_rss_mb_1w": w1.peaks_mb(),
+            "load_avg": la,
             "long_corpus": "near-duplicate variants of the corpus (new id, one sentence appended)",
         }
-        print(f"  long replay: {flow.seen} articles, RSS {samples[0][2] / 1024:.0f} -> "
-              f"{samples[-1][2] / 1024:.0f} MB", file=sys.stderr)
+        print(
+            f"  long replay: {flow.seen} articles, RSS {samples[0][2] / 1024:.0f} -> {samples[-1][2] / 1024:.0f} MB",
+            file=sys.stderr,
+        )
     finally:
         w1.stop()
     # --- 2 workers: throughput ---------------------------------------------------------------------
@@ -517,8 +583,13 @@ async def run_workers(launcher: Any, bootstrap: str, base: Path, base_arts: list
         await wait_ready(w2, probe_msgs)
         print(f"  2 workers ready in {ready:.0f}s", file=sys.stderr)
         flow, la = await e2e(w2, e2e_arts, timeout=timeout)
-        result["e2e_2w"] = {"articles": flow.seen, "sent": flow.sent, "seconds": flow.seconds,
-                            "articles_per_s": flow.rate, "load_avg": la}
+        result["e2e_2w"] = {
+            "articles": flow.seen,
+            "sent": flow.sent,
+            "seconds": flow.seconds,
+            "articles_per_s": flow.rate,
+            "load_avg": la,
+        }
         result["memory"]["peak_rss_mb_2w"] = w2.peaks_mb()
         print(f"  e2e 2 workers: {flow.rate:.1f}/s", file=sys.stderr)
     finally:
@@ -527,11 +598,14 @@ async def run_workers(launcher: Any, bootstrap: str, base: Path, base_arts: list
 
 # --- report ----------------------------------------------------------------------------------------
 
+
 def table(r: dict[str, Any]) -> str:
     c, k = r["compute"], r["kafka"]
-    lines = [f"newsflow bench  {r['when']}  cpus={r['cpus']}  load at start {r['load_avg_start']}  "
-             f"corpus {r['corpus']} ({r['corpus_articles']} articles)",
-             f"{'section':34s} {'value':>14s}  note"]
+    lines = [
+        f"newsflow bench  {r['when']}  cpus={r['cpus']}  load at start {r['load_avg_start']}  "
+        f"corpus {r['corpus']} ({r['corpus_articles']} articles)",
+        f"{'section':34s} {'value':>14s}  note",
+    ]
 
     def row(name: str, value: float, note: str = "", fmt: str = "{:14.1f}") -> None:
         lines.append(f"{name:34s} {fmt.format(value)}  {note}")
@@ -539,8 +613,7 @@ def table(r: dict[str, Any]) -> str:
     row("compute ceiling articles/s", c["articles_per_s"], f"{c['articles']} articles, 1 process")
     row("compute ceiling words/s", c["words_per_s"], f"{c['ms_per_article']:.0f} ms/article")
     for st in STAGES:
-        row(f"  {st} share", 100 * c["stage_share"][st],
-            f"% ({c['stage_articles_per_s'][st]:.0f} art/s alone)")
+        row(f"  {st} share", 100 * c["stage_share"][st], f"% ({c['stage_articles_per_s'][st]:.0f} art/s alone)")
     row("  serde the stream adds ms/art", c["serde_ms_per_article"], "4 parses + 5 to_bytes")
     row("kafka ceiling messages/s", k["messages_per_s"], f"{k['messages']} msgs, {k['mb_per_s']:.1f} MB/s")
     row("e2e 1 worker articles/s", r["e2e_1w"]["articles_per_s"], f"load {r['e2e_1w']['load_avg']}")
@@ -552,12 +625,15 @@ def table(r: dict[str, Any]) -> str:
     row("latency p99 ms", lat["p99_ms"])
     m = r["memory"]
     row("peak RSS 1 worker MB", max(m["peak_rss_mb_1w"]))
-    row("peak RSS 2 workers MB (each)", max(m["peak_rss_mb_2w"]),
-        " / ".join(f"{x:.0f}" for x in m["peak_rss_mb_2w"]))
+    row("peak RSS 2 workers MB (each)", max(m["peak_rss_mb_2w"]), " / ".join(f"{x:.0f}" for x in m["peak_rss_mb_2w"]))
     row("long replay articles", m["long_articles"], f"{m['long_articles_per_s']:.1f}/s", "{:14.0f}")
     row("  RSS start -> end MB", m["rss_end_mb"], f"from {m['rss_start_mb']:.0f}")
-    row("  RSS slope MB/1000 art (2nd half)", m["slope_mb_per_1000_articles_second_half"],
-        f"all: {m['slope_mb_per_1000_articles_all']:.2f}", "{:14.2f}")
+    row(
+        "  RSS slope MB/1000 art (2nd half)",
+        m["slope_mb_per_1000_articles_second_half"],
+        f"all: {m['slope_mb_per_1000_articles_all']:.2f}",
+        "{:14.2f}",
+    )
     for name, v in r["ratios"].items():
         row(f"ratio {name}", v, "", "{:14.3f}")
     return "\n".join(lines)
@@ -580,17 +656,25 @@ def main(argv: list[str] | None = None) -> int:
     n_prof = a.profile_articles if a.profile_articles is not None else (5 if q else 100)
     n_kafka = a.kafka_messages or (500 if q else 20000)
 
-    r: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
-                         "python": platform.python_version(), "load_avg_start": load(),
-                         "args": {"articles": n_articles, "long": n_long, "latency_seconds": lat_s,
-                                  "quick": q}}
+    r: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg_start": load(),
+        "args": {"articles": n_articles, "long": n_long, "latency_seconds": lat_s, "quick": q},
+    }
     where, base_arts = base_articles()
     r["corpus"], r["corpus_articles"] = where, len(base_arts)
     from newsflow.settings import get_settings
 
     st = get_settings()
-    r["settings"] = {"entity_mode": st.entity_mode, "stage_threads": getattr(st, "stage_threads", None),
-                     "partitions": 4, "dedup_partitions": st.dedup_partitions, "store": "memory://"}
+    r["settings"] = {
+        "entity_mode": st.entity_mode,
+        "stage_threads": getattr(st, "stage_threads", None),
+        "partitions": 4,
+        "dedup_partitions": st.dedup_partitions,
+        "store": "memory://",
+    }
     print(f"corpus: {len(base_arts)} articles from {where}; load {load()}", file=sys.stderr)
 
     # 1. compute ceiling
@@ -618,8 +702,11 @@ def main(argv: list[str] | None = None) -> int:
         # 3-6.
         probes = variants(ok_base[:8], 8, "probe")
         timeout = max(300.0, n_articles * 2.0)
-        asyncio.run(run_workers(launcher, broker.bootstrap, tmp, ok_base, len(ok), n_long, lat_s,
-                                comp.classified, probes, r, timeout))
+        asyncio.run(
+            run_workers(
+                launcher, broker.bootstrap, tmp, ok_base, len(ok), n_long, lat_s, comp.classified, probes, r, timeout
+            )
+        )
     finally:
         launcher.stop(tmp / "kafka")
         if not os.environ.get("NEWSFLOW_BENCH_KEEP"):
