@@ -180,10 +180,15 @@ def _controller_port(props: Path) -> int | None:
 
 
 def _kafka_uuid() -> str:
-    """Kafka cluster ids are 16 random bytes in URL-safe base64 without padding."""
+    """Kafka cluster ids are 16 random bytes in URL-safe base64 without padding. One in 64 would
+    start with "-", which StorageTool's argument parser reads as an option ("-t: expected one
+    argument"), so those are drawn again."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def stop(data: Path = DEFAULT_DATA, timeout: float = 30.0) -> bool:
