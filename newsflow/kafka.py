@@ -125,3 +125,39 @@ async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expect
     except TimeoutError:
         pass
     return out
+
+
+async def send_all(s: Settings, topic: str, items: list[tuple[int | None, bytes, bytes]]) -> None:
+    """Produce (partition or None for the key's, key, value) in order, each acknowledged."""
+    prod = producer(s)
+    await prod.start()
+    try:
+        for partition, key, value in items:
+            await prod.send_and_wait(topic, key=key, value=value, partition=partition)
+    finally:
+        await prod.stop()
+
+
+async def first_by_id(
+    s: Settings, topic: str, start_offsets: dict[int, int], ids: set[str], timeout: float
+) -> dict[str, dict]:
+    """The first JSON message of each of ``ids`` on ``topic`` after ``start_offsets`` (an
+    at-least-once pipeline may repeat some later), waiting up to ``timeout`` seconds for all."""
+    import asyncio
+
+    import orjson
+
+    found: dict[str, dict] = {}
+
+    async def _read() -> None:
+        async for _k, v in read_topic(s, topic, follow=True, start_offsets=start_offsets):
+            doc = orjson.loads(v)
+            found.setdefault(doc["id"], doc)
+            if ids <= set(found):
+                return
+
+    try:
+        await asyncio.wait_for(_read(), timeout)
+    except TimeoutError:
+        pass
+    return found

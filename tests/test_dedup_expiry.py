@@ -10,13 +10,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newsflow.backlog import from_text
 from newsflow.demo import start_worker, stop_worker
-from newsflow.kafka import end_offsets, ensure_topics, producer, read_topic
+from newsflow.kafka import end_offsets, ensure_topics, first_by_id, send_all
 from newsflow.settings import Settings
 
 pytestmark = pytest.mark.kafka
@@ -24,31 +23,13 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _REMOVED = re.compile(r"dedup expiry removed (\d+) keys")
 
 
-async def _send(s: Settings, values: list[tuple[bytes, bytes]]) -> None:
-    prod = producer(s)
-    await prod.start()
-    try:
-        for key, value in values:
-            await prod.send_and_wait(s.topic("raw"), key=key, value=value)
-    finally:
-        await prod.stop()
+def _send(s: Settings, values: list[tuple[bytes, bytes]]) -> None:
+    asyncio.run(send_all(s, s.topic("raw"), [(None, k, v) for k, v in values]))
 
 
 def _verdicts(s: Settings, start: dict[int, int], ids: set[str], timeout: float = 300) -> dict[str, str]:
-    found: dict[str, str] = {}
-
-    async def _read() -> None:
-        async for _k, v in read_topic(s, s.topic("enriched"), follow=True, start_offsets=start):
-            doc = orjson.loads(v)
-            found.setdefault(doc["id"], doc["dedup"]["status"])
-            if ids <= set(found):
-                return
-
-    try:
-        asyncio.run(asyncio.wait_for(_read(), timeout))
-    except TimeoutError:
-        pass
-    return found
+    docs = asyncio.run(first_by_id(s, s.topic("enriched"), start, ids, timeout))
+    return {i: d["dedup"]["status"] for i, d in docs.items()}
 
 
 async def _changelog(s: Settings, table: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -87,7 +68,7 @@ def test_expiry_timer_forgets_old_articles_and_the_worker_survives(
     start = asyncio.run(end_offsets(s, s.topic("enriched")))
     worker = start_worker(env, log=log)
     try:
-        asyncio.run(_send(s, [(b"expiry-old", old.to_bytes()), (b"expiry-new", new.to_bytes())]))
+        _send(s, [(b"expiry-old", old.to_bytes()), (b"expiry-new", new.to_bytes())])
         assert _verdicts(s, start, {"expiry-old", "expiry-new"}) == {"expiry-old": "unique", "expiry-new": "unique"}
 
         # The newest article is 8 days after the old one: the next run (every second) forgets the old one.
@@ -103,7 +84,7 @@ def test_expiry_timer_forgets_old_articles_and_the_worker_survives(
 
         # The same article again (same id, same text) is not recognised any more: it was forgotten.
         again = asyncio.run(end_offsets(s, s.topic("enriched")))
-        asyncio.run(_send(s, [(b"expiry-old", old.to_bytes())]))
+        _send(s, [(b"expiry-old", old.to_bytes())])
         assert _verdicts(s, again, {"expiry-old"}) == {"expiry-old": "unique"}
     finally:
         stop_worker(worker)

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import orjson
 import pytest
 
 from newsflow.backlog import from_text
 from newsflow.demo import start_worker, stop_worker
-from newsflow.kafka import end_offsets, ensure_topics, producer, read_topic
+from newsflow.kafka import end_offsets, ensure_topics, first_by_id, read_topic, send_all
 from newsflow.settings import Settings
 
 pytestmark = pytest.mark.kafka
@@ -28,32 +27,12 @@ def _syndicated(text: str) -> str:
     return "Moscow and Ankara scale back joint Idlib patrols\n" + edited + "\n\nFollow us on Twitter for more news."
 
 
-async def _send(s: Settings, items: list[tuple[int, bytes, bytes]]) -> None:
-    prod = producer(s)
-    await prod.start()
-    try:
-        for partition, key, value in items:
-            await prod.send_and_wait(s.topic("raw"), key=key, value=value, partition=partition)
-    finally:
-        await prod.stop()
+def _send(s: Settings, items: list[tuple[int, bytes, bytes]]) -> None:
+    asyncio.run(send_all(s, s.topic("raw"), [(p, k, v) for p, k, v in items]))
 
 
 def _first_verdicts(s: Settings, start: dict[int, int], ids: set[str], timeout: float = 300) -> dict[str, dict]:
-    """The first enriched message of each id after ``start`` (at-least-once may repeat some later)."""
-    found: dict[str, dict] = {}
-
-    async def _read() -> None:
-        async for _k, v in read_topic(s, s.topic("enriched"), follow=True, start_offsets=start):
-            doc = orjson.loads(v)
-            found.setdefault(doc["id"], doc)
-            if ids <= set(found):
-                return
-
-    try:
-        asyncio.run(asyncio.wait_for(_read(), timeout))
-    except TimeoutError:
-        pass
-    return found
+    return asyncio.run(first_by_id(s, s.topic("enriched"), start, ids, timeout))
 
 
 def _where(s: Settings, ids: set[str], logs: list[Path]) -> str:
@@ -88,9 +67,7 @@ def test_cross_partition_near_duplicates_and_restart(
     workers = [start_worker(pipeline_env, log=tmp_path / "w1.log"), start_worker(env2, log=tmp_path / "w2.log")]
     try:
         # Different keys on different partitions of the raw topic.
-        asyncio.run(
-            _send(s, [(0, original.id.encode(), original.to_bytes()), (1, rewrite.id.encode(), rewrite.to_bytes())])
-        )
+        _send(s, [(0, original.id.encode(), original.to_bytes()), (1, rewrite.id.encode(), rewrite.to_bytes())])
         docs = _first_verdicts(s, {0: 0, 1: 0}, {original.id, rewrite.id})
         assert set(docs) == {original.id, rewrite.id}, _where(
             s, {original.id, rewrite.id}, [tmp_path / "w1.log", tmp_path / "w2.log"]
@@ -110,9 +87,7 @@ def test_cross_partition_near_duplicates_and_restart(
     try:
         resent = original.model_copy(update={"id": "resent-copy", "url": "https://other.example/a"})
         start = asyncio.run(end_offsets(s, s.topic("enriched")))
-        asyncio.run(
-            _send(s, [(1, resent.id.encode(), resent.to_bytes()), (0, original.id.encode(), original.to_bytes())])
-        )
+        _send(s, [(1, resent.id.encode(), resent.to_bytes()), (0, original.id.encode(), original.to_bytes())])
         later = _first_verdicts(s, start, {resent.id, original.id})
         assert set(later) == {resent.id, original.id}, _where(s, {resent.id, original.id}, [tmp_path / "w3.log"])
         resent_doc, replay_doc = later[resent.id], later[original.id]
