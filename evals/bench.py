@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,6 +398,23 @@ async def run_kafka_ceiling(bootstrap: str, base: Path, payloads: list[tuple[byt
     }
 
 
+@contextlib.contextmanager
+def local_broker(prefix: str) -> Iterator[tuple[Any, Any, Path]]:
+    """(launcher, broker, temp folder): a 4-partition broker in a fresh folder, stopped and the
+    folder removed afterwards (kept with ``NEWSFLOW_BENCH_KEEP=1``)."""
+    launcher = _launcher()
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        broker = launcher.start(port=launcher.free_port(), data=tmp / "kafka", partitions=4)
+        yield launcher, broker, tmp
+    finally:
+        launcher.stop(tmp / "kafka")
+        if not os.environ.get("NEWSFLOW_BENCH_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", file=sys.stderr)
+
+
 # --- 3-6. workers ----------------------------------------------------------------------------------
 
 
@@ -691,10 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = [x for x in arts if x.id not in set(comp.failed)]
     ok_base = [x for x in base_arts if x.id not in set(comp.failed)] or ok
 
-    launcher = _launcher()
-    tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
-    broker = launcher.start(port=launcher.free_port(), data=tmp / "kafka", partitions=4)
-    try:
+    with local_broker("newsflow-bench-") as (launcher, broker, tmp):
         # 2. Kafka ceiling: the same RawArticle messages, as many as n_kafka (variants beyond the corpus)
         payloads = as_messages(variants(ok_base, n_kafka, "kc"))
         r["kafka"] = asyncio.run(run_kafka_ceiling(broker.bootstrap, tmp, payloads))
@@ -707,12 +721,6 @@ def main(argv: list[str] | None = None) -> int:
                 launcher, broker.bootstrap, tmp, ok_base, len(ok), n_long, lat_s, comp.classified, probes, r, timeout
             )
         )
-    finally:
-        launcher.stop(tmp / "kafka")
-        if not os.environ.get("NEWSFLOW_BENCH_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}", file=sys.stderr)
 
     ceiling = min(r["compute"]["articles_per_s"], r["kafka"]["messages_per_s"])
     r["ratios"] = {

@@ -55,9 +55,7 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -67,10 +65,10 @@ from typing import Any
 from evals.bench import (
     ROOT,
     Workers,
-    _launcher,
     as_messages,
     base_articles,
     load,
+    local_broker,
     push_and_watch,
     slope,
     variants,
@@ -291,10 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
 
-    launcher = _launcher()
-    tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-memory-"))
-    try:
-        broker = launcher.start(port=launcher.free_port(), data=tmp / "kafka", partitions=4)
+    with local_broker("newsflow-bench-memory-") as (launcher, broker, tmp):
         w = Workers(
             launcher,
             broker.bootstrap,
@@ -312,12 +307,6 @@ def main(argv: list[str] | None = None) -> int:
             r["expiry"] = expiry_stats(w.base / "worker0.log")
         finally:
             w.stop()
-    finally:
-        launcher.stop(tmp / "kafka")
-        if not os.environ.get("NEWSFLOW_BENCH_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}", file=sys.stderr)
 
     r["memory"] = analyse(samples, r["articles"], peak)
     r["rss_samples_t0"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(samples[0][0]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -108,22 +108,33 @@ async def end_offsets(s: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expected: int, timeout: float) -> list[bytes]:
-    """Wait until ``expected`` new messages arrived on ``topic`` after ``start_offsets``."""
+async def _follow(
+    s: Settings, topic: str, start_offsets: dict[int, int], timeout: float, done: Callable[[bytes], bool]
+) -> None:
+    """Feed each new message on ``topic`` after ``start_offsets`` to ``done`` until it returns True
+    or ``timeout`` seconds pass (the callers then report what they have)."""
     import asyncio
-
-    out: list[bytes] = []
 
     async def _read() -> None:
         async for _k, v in read_topic(s, topic, follow=True, start_offsets=start_offsets):
-            out.append(v)
-            if len(out) >= expected:
+            if done(v):
                 return
 
     try:
         await asyncio.wait_for(_read(), timeout)
     except TimeoutError:
         pass
+
+
+async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expected: int, timeout: float) -> list[bytes]:
+    """Wait until ``expected`` new messages arrived on ``topic`` after ``start_offsets``."""
+    out: list[bytes] = []
+
+    def _done(v: bytes) -> bool:
+        out.append(v)
+        return len(out) >= expected
+
+    await _follow(s, topic, start_offsets, timeout, _done)
     return out
 
 
@@ -143,21 +154,14 @@ async def first_by_id(
 ) -> dict[str, dict]:
     """The first JSON message of each of ``ids`` on ``topic`` after ``start_offsets`` (an
     at-least-once pipeline may repeat some later), waiting up to ``timeout`` seconds for all."""
-    import asyncio
-
     import orjson
 
     found: dict[str, dict] = {}
 
-    async def _read() -> None:
-        async for _k, v in read_topic(s, topic, follow=True, start_offsets=start_offsets):
-            doc = orjson.loads(v)
-            found.setdefault(doc["id"], doc)
-            if ids <= set(found):
-                return
+    def _done(v: bytes) -> bool:
+        doc = orjson.loads(v)
+        found.setdefault(doc["id"], doc)
+        return ids <= set(found)
 
-    try:
-        await asyncio.wait_for(_read(), timeout)
-    except TimeoutError:
-        pass
+    await _follow(s, topic, start_offsets, timeout, _done)
     return found
