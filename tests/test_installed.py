@@ -3,8 +3,8 @@ fresh virtual environment outside the checkout, and enrich with the *installed* 
 
 The fresh environment borrows the already-installed third-party dependencies through a ``.pth``
 line (installing spaCy and friends again would only re-test pip); newsflow itself comes from the
-wheel alone, which is what the test is about. A missing model must stop the CLI with the path it
-looked for, never degrade to rules without a word.
+wheel alone, which is what the test is about (``evals.installed``, also behind ``make eval-*``).
+A missing model must stop the CLI with the path it looked for, never degrade to rules without a word.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
+from evals.installed import build_installed_venv
 from pipeline.model_registry import content_hash
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,48 +30,12 @@ CONLL_STYLE = (
 )
 
 
-def _tracked_copy(dest: Path) -> Path:
-    """The files a fresh clone would have (tracked plus new, not ignored): no stale build/ folder."""
-    names = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for raw in names:
-        if not raw:
-            continue
-        src = ROOT / raw.decode()
-        if src.is_file():
-            target = dest / raw.decode()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv (outside the checkout) with newsflow installed from a freshly built wheel."""
     if not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout to know which files a clone has")
-    root = tmp_path_factory.mktemp("installed")
-    src = _tracked_copy(root / "src")
-    wheels = root / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(src), "-w", str(wheels)],
-        check=True,
-        cwd=root,
-    )
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    (wheel,) = wheels.glob("newsflow-*.whl")
-    subprocess.run(
-        [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True,
-    )
-    return venv
+    return build_installed_venv(tmp_path_factory.mktemp("installed") / "venv")
 
 
 def _env(**extra: str) -> dict[str, str]:
