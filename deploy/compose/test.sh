@@ -103,7 +103,7 @@ log "images ready"
 T_UP=$(date +%s)
 compose up -d --scale worker="$WORKERS" kafka topics worker 2>&1 | sed 's/^/    /' >&2
 health() { $DOCKER inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$@"; }
-deadline=$(( $(date +%s) + 420 ))
+deadline=$(( $(date +%s) + 900 ))  # model loading takes minutes on a busy 2-core machine
 while :; do
   mapfile -t ids < <(compose ps -q worker)
   states=$( ((${#ids[@]})) && health "${ids[@]}" | sort | uniq -c | tr -s ' \n' ' ' || echo none)
@@ -174,10 +174,17 @@ PY
 done
 log "/metrics on $WORKERS workers: clean processed $total in all"
 [ "$total" -ge 1 ]
-group=$(compose exec -T kafka /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 \
-  --describe --group "${NEWSFLOW_APP_ID:-newsflow}" --members 2>&1 || true)
-members=$(awk '$1 != "GROUP" && NF >= 5 {print $2}' <<<"$group" | sort -u | wc -l)
-log "consumer group ${NEWSFLOW_APP_ID:-newsflow}: $members member(s)"
+gid=${NEWSFLOW_APP_ID:-newsflow}
+# The admin call can time out on a busy machine: ask again, and count only member rows of the
+# group (an error message must never count as members).
+for _ in 1 2 3 4 5; do
+  group=$(compose exec -T kafka /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 \
+    --describe --group "$gid" --members 2>&1 || true)
+  grep -q '^GROUP ' <<<"$group" && break
+  sleep 5
+done
+members=$(awk -v g="$gid" '$1 == g && NF >= 5 {print $2}' <<<"$group" | sort -u | wc -l)
+log "consumer group $gid: $members member(s)"
 sed 's/^/    /' <<<"$group" >&2
 [ "$members" -ge "$WORKERS" ]
 log "OK in $(( $(date +%s) - T0 ))s"
