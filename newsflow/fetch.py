@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from multidict import CIMultiDict
+
 from newsflow import feed_metrics as m
 from newsflow.settings import Settings
 from pipeline.schedule import parse_retry_after
@@ -226,7 +228,7 @@ class Fetcher:
             try:
                 async with asyncio.timeout(self.config.timeout):
                     async with self._session.get(url, headers=headers, allow_redirects=False) as r:
-                        hdrs = {k: v for k, v in r.headers.items()}
+                        hdrs = CIMultiDict(r.headers)  # header names are case-insensitive
                         status = r.status
                         if status in REDIRECTS or status == 304:
                             return Response(str(r.url), status, hdrs)

@@ -97,15 +97,18 @@ def status(code: int, headers: dict[str, str] | None = None, text: str = "") -> 
     return handler
 
 
-def slow(seconds: float, body: bytes = b"<rss/>") -> Handler:
+def slow(seconds: float, body: bytes = b"<rss/>", content_type: str = "application/rss+xml") -> Handler:
     """Headers at once, then the body only after ``seconds`` (a trickling server)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+        resp = web.StreamResponse(headers={"Content-Type": content_type})
         await resp.prepare(request)
-        await resp.write(b"<?xml version='1.0'?>")
-        await asyncio.sleep(seconds)
-        await resp.write(body)
+        try:
+            await resp.write(b"<?xml version='1.0'?>")
+            await asyncio.sleep(seconds)
+            await resp.write(body)
+        except (ConnectionError, asyncio.CancelledError):  # the client gave up: expected here
+            pass
         return resp
 
     return handler
@@ -139,9 +142,12 @@ def oversized(n: int, content_type: str = "text/html") -> Handler:
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         sent = 0
-        while sent < n:
-            await resp.write(b"x" * 65_536)
-            sent += 65_536
+        try:
+            while sent < n:
+                await resp.write(b"x" * 65_536)
+                sent += 65_536
+        except ConnectionError:  # the client stopped at its cap
+            pass
         return resp
 
     return handler
