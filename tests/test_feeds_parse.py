@@ -180,3 +180,18 @@ def test_poll_timing_jitter_backoff_and_retry_after() -> None:
 
 def test_remember_keeps_newest_bounded() -> None:
     assert remember(["a", "b"], ["b", "c", "d"], 3) == ["b", "c", "d"]
+
+
+def test_clean_keeps_the_feed_byline_when_the_page_has_none() -> None:
+    from pipeline.enrich import clean_step
+    from schemas import FeedMeta, RawArticle
+
+    html = (
+        "<html><body><article><p>"
+        + "Officials in Ankara met their counterparts on Monday. " * 8
+        + "</p></article></body></html>"
+    )
+    raw = RawArticle(id="x1", url="https://news.example.org/x", html=html, feed=FeedMeta(url=BASE, author="Desk Two"))
+    cleaned = clean_step(raw)
+    assert cleaned.author == "Desk Two"
+    assert cleaned.feed is not None and cleaned.feed.url == BASE

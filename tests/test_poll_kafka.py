@@ -101,8 +101,15 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         }
         srv.set("/feed.json", static(orjson.dumps(jf), "application/feed+json", etag='"j1"'))
         feeds = [srv.url("/rss.xml"), srv.url("/feed.json")]
-        added = asyncio.run(add_feeds(s, feeds))
-        assert added == feeds
+        assert asyncio.run(add_feeds(s, feeds[:1])) == feeds[:1]
+        cli = subprocess.run(
+            [sys.executable, "-m", "newsflow.cli", "feeds", "add", feeds[1] + "?utm_source=newsletter"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 0 and cli.stdout.strip() == f"added {feeds[1]}", cli.stderr
         start = asyncio.run(end_offsets(s, s.topic("raw")))
 
         def urls() -> list[str]:
@@ -150,6 +157,15 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         assert restarted.get("If-None-Match") == '"j1"'
         assert all(h.get("User-Agent") == "newsflow-test/1.0" for _, h in srv.requests)
 
+        shown = subprocess.run(
+            [sys.executable, "-m", "newsflow.cli", "feeds", "list"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout.splitlines()
+        assert [line.split()[0] for line in shown] == sorted(feeds)
+        assert all(" last=" in line for line in shown), shown
         asyncio.run(remove_feeds(s, [srv.url("/feed.json")]))
         assert set(asyncio.run(list_feeds(s))) == {srv.url("/rss.xml")}
 
