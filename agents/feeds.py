@@ -100,6 +100,10 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
             return pending
         return table_state
 
+    def owned_partitions() -> set[int]:
+        """Registry partitions assigned to this worker as active (the table also holds standby copies)."""
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == registry_name}
+
     @app.agent(inbox, name="feed_registry")
     async def feed_registry(stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -175,7 +179,7 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         if app.rebalancing or getattr(app, "in_recovery", False) or not recovered:
             return
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == registry_name}
+        owned = owned_partitions()
         now = time.time()
         for url in list(poller.state.keys()):
             if len(poller.in_flight) >= s.poll_concurrency:
@@ -224,6 +228,27 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
                 poller.fetching.pop(key, None)
                 fut.set_result(None)
 
+    @app.timer(interval=3600.0, name="article_fetched_expiry")
+    async def article_fetched_expiry() -> None:
+        """Forget articles fetched more than ``article_memory_days`` ago, so ``article-fetched`` stays
+        bounded. Outside stream iteration Faust refuses ``del table[key]``: the key is deleted from
+        the store and its tombstone sent to each owned partition (as the dedup expiry does)."""
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == items_topic.get_topic_name()}
+        if not owned or app.rebalancing:
+            return
+        cutoff = time.time() - s.article_memory_days * 86_400
+        try:
+            old = [k for k, v in list(poller.fetched.items()) if float((v or {}).get("t", 0)) < cutoff]
+            for key in old:
+                poller.fetched.data.pop(key, None)
+                for p in owned:
+                    poller.fetched.send_changelog(p, key, None, value_serializer="raw")
+        except Exception as exc:  # noqa: BLE001 - retried at the next run; never stop the poller for it
+            log.warning("article-fetched expiry failed: %s: %s", type(exc).__name__, exc)
+            return
+        if old:
+            log.info("article-fetched expiry forgot %d articles", len(old))
+
     async def _dead_letter(key: str, original: bytes, kind: str, reason: str) -> None:
         letter = DeadLetter(
             stage="fetch",
@@ -255,8 +280,15 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
 
     @app.page("/feeds")
     async def feeds_page(web: Any, request: Any) -> Any:
-        """This worker's feeds and their state (validators, last outcome, next poll)."""
+        """The feeds this worker polls (its active partitions; standby copies left out) and their state."""
         states = {url: current(url) for url in list(poller.state.keys())}
-        return web.json({url: st.model_dump(mode="json", exclude={"seen"}) for url, st in states.items() if st})
+        mine = owned_partitions()
+        return web.json(
+            {
+                url: st.model_dump(mode="json", exclude={"seen"})
+                for url, st in states.items()
+                if st and st.partition in mine
+            }
+        )
 
     return poller

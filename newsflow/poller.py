@@ -69,7 +69,8 @@ async def poll_feed(
             st.next_poll_at = next_poll(now, timing, interval=st.interval_seconds, rng=rng)
             log.debug("feed %s: not modified", st.url)
             return PollResult(st, outcome="not_modified")
-        feed = parse_feed(resp.body, resp.url, resp.content_type)
+        # At most half the seen list per poll, so an item still listed is always remembered.
+        feed = parse_feed(resp.body, resp.url, resp.content_type, max_entries=max(5, seen_cap // 2))
     except (FetchError, NotAFeed) as exc:
         kind = exc.kind
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None

@@ -96,7 +96,10 @@ class Settings(BaseSettings):
     host_delay_seconds: float = Field(1.0, ge=0, description="least time between requests to one host")
     respect_robots: bool = True
     robots_ttl_seconds: float = Field(86_400.0, gt=0)
-    feed_seen_cap: int = Field(2000, ge=10, description="item hashes a feed's state remembers")
+    feed_seen_cap: int = Field(
+        2000, ge=10, description="item hashes a feed's state remembers; a poll reads at most half as many items"
+    )
+    article_memory_days: float = Field(30.0, gt=0, description="how long an article URL counts as fetched")
     poll_web_port: int = Field(6067, description="the poller's HTTP port (/metrics, /health)")
 
     @classmethod

@@ -54,6 +54,13 @@ def _raw(s: Settings, start: dict[int, int] | None = None) -> list[dict]:
     return asyncio.run(_read())
 
 
+def _topic(s: Settings, stage: str) -> list[bytes]:
+    async def _read() -> list[bytes]:
+        return [v async for _k, v in read_topic(s, s.topic(stage))]
+
+    return asyncio.run(_read())
+
+
 def _wait(what: str, cond: Callable[[], bool], timeout: float, logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,6 +96,7 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         u = {x: srv.url(f"/news/{x}") for x in "abcd"}
         for x in "abcd":
             srv.set(f"/news/{x}", article(f"Story {x.upper()}"))
+        srv.set("/files/report.pdf", static(b"%PDF-1.4", "application/pdf"))
         srv.set("/rss.xml", static(rss([(u["b"], "B"), (u["a"], "A")]), "application/rss+xml", etag='"r1"'))
         # The second feed lists B again, with tracking parameters: fetched once all the same.
         jf = {
@@ -97,6 +105,7 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
             "items": [
                 {"id": "c", "url": u["c"], "title": "C", "authors": [{"name": "Cee"}]},
                 {"id": "b", "url": u["b"] + "?utm_source=json&utm_medium=feed", "title": "B again"},
+                {"id": "pdf", "url": srv.url("/files/report.pdf"), "title": "A PDF, not an article page"},
             ],
         }
         srv.set("/feed.json", static(orjson.dumps(jf), "application/feed+json", etag='"j1"'))
@@ -131,6 +140,12 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         assert "<article>" in b["html"]
         assert by_url[u["c"]]["feed"]["author"] == "Cee" and by_url[u["c"]]["feed"]["kind"] == "jsonfeed"
         assert [srv.hits[f"/news/{x}"] for x in "abc"] == [1, 1, 1], "B listed twice, fetched once"
+        # The PDF is refused with its reason on the dead-letter topic, the poller went on.
+        letters = [orjson.loads(v) for v in _topic(s, "deadletter")]
+        assert [(d["stage"], d["error_class"], d["key"]) for d in letters] == [
+            ("fetch", "not_html", srv.url("/files/report.pdf"))
+        ], letters
+        assert "application/pdf" in letters[0]["error"] and "report.pdf" in letters[0]["original"]
 
         # Second update while no poller runs: D is added to the RSS feed (new validator).
         srv.set("/rss.xml", static(rss([(u["d"], "D"), (u["b"], "B"), (u["a"], "A")]), "application/rss+xml", '"r2"'))
@@ -152,6 +167,7 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         after = _raw(s, start)
         assert sorted(d["url"] for d in after) == sorted(u.values()), "each article exactly once: no refetch, no miss"
         assert [srv.hits[f"/news/{x}"] for x in "abcd"] == [1, 1, 1, 1]
+        assert srv.hits["/files/report.pdf"] == 1, "a permanent failure is not retried"
         # The restarted poller asked with the validators it recovered from the feed-state changelog.
         restarted = srv.headers_of("/feed.json")[json_polls_before]
         assert restarted.get("If-None-Match") == '"j1"'
