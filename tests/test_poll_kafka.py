@@ -134,10 +134,12 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         first = _raw(s, start)
         by_url = {d["url"]: d for d in first}
         assert sorted(by_url) == sorted([u["a"], u["b"], u["c"]]) and len(first) == 3, urls()
-        b = by_url[u["b"]]
-        assert b["feed"]["url"] == srv.url("/rss.xml") and b["title"] == "B"
-        assert b["feed"]["kind"] == "rss" and b["published_at"] and b["feed"]["author"]
-        assert "<article>" in b["html"]
+        a = by_url[u["a"]]
+        assert a["feed"]["url"] == srv.url("/rss.xml") and a["title"] == "A" and a["feed"]["title"] == "Test feed"
+        assert a["feed"]["kind"] == "rss" and a["published_at"] and a["feed"]["author"] and a["feed"]["guid"]
+        assert "<article>" in a["html"] and a["source"] == f"127.0.0.1:{srv.port}" and a["fetched_at"]
+        b = by_url[u["b"]]  # listed by both feeds: carries the metadata of the one polled first
+        assert (b["feed"]["url"], b["title"]) in {(feeds[0], "B"), (feeds[1], "B again")}
         assert by_url[u["c"]]["feed"]["author"] == "Cee" and by_url[u["c"]]["feed"]["kind"] == "jsonfeed"
         assert [srv.hits[f"/news/{x}"] for x in "abc"] == [1, 1, 1], "B listed twice, fetched once"
         # The PDF is refused with its reason on the dead-letter topic, the poller went on.
@@ -186,7 +188,7 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         assert set(asyncio.run(list_feeds(s))) == {srv.url("/rss.xml")}
 
 
-def test_two_pollers_share_the_feeds(kafka, tmp_path: Path, launcher) -> None:  # type: ignore[no-untyped-def]
+def test_two_pollers_share_the_feeds_and_hand_over(kafka, tmp_path: Path, launcher) -> None:  # type: ignore[no-untyped-def]
     env = isolated_env(
         kafka,
         tmp_path,
@@ -199,17 +201,22 @@ def test_two_pollers_share_the_feeds(kafka, tmp_path: Path, launcher) -> None:  
     )
     env2 = {**env, "NEWSFLOW_POLL_WEB_PORT": str(launcher.free_port())}
     s = Settings.from_env(env)
+    asyncio.run(ensure_topics(s))
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     with FeedServer() as srv:
         srv.set("/robots.txt", static("", "text/plain"))
-        feeds: list[str] = []
+        # Four feeds, both partitions covered; each lists one article of its own.
+        path_of: dict[str, str] = {}
         i = 0
-        while {_partition(f, 2) for f in feeds} != {0, 1} or len(feeds) < 4:
+        while len(path_of) < 4 or {_partition(f, 2) for f in path_of} != {0, 1}:
             url = srv.url(f"/f{i}.xml")
-            if len(feeds) < 4 or _partition(url, 2) not in {_partition(f, 2) for f in feeds}:
-                feeds.append(url)
-                srv.set(f"/f{i}.xml", static(rss([]), "application/rss+xml"))
+            if len(path_of) < 3 or _partition(url, 2) not in {_partition(f, 2) for f in path_of}:
+                path_of[url] = f"/f{i}.xml"
+                srv.set(f"/f{i}.xml", static(rss([(srv.url(f"/a/{i}"), f"A{i}")]), "application/rss+xml", etag='"1"'))
+                srv.set(f"/a/{i}", article(f"Article {i}"))
             i += 1
+        feeds = list(path_of)
+        start = asyncio.run(end_offsets(s, s.topic("raw")))
         asyncio.run(add_feeds(s, feeds))
         procs = [_start(env, logs[0]), _start(env2, logs[1])]
         try:
@@ -234,6 +241,25 @@ def test_two_pollers_share_the_feeds(kafka, tmp_path: Path, launcher) -> None:  
             a, b = owned()
             for mine in (a, b):
                 assert len({_partition(f, 2) for f in mine}) == 1, "each poller polls whole partitions"
+
+            def raw_urls() -> list[str]:
+                return [d["url"] for d in _raw(s, start)]
+
+            _wait("one article per feed", lambda: len(set(raw_urls())) == 4, 60, logs)
+            # The second poller stops; the first takes its partition with the feeds' state.
+            _stop(procs[1])
+            moved = sorted(b)[0]
+            n = path_of[moved][2:-4]
+            srv.set("/a/new", article("Article new"))
+            srv.set(
+                path_of[moved],
+                static(rss([(srv.url("/a/new"), "New"), (srv.url(f"/a/{n}"), f"A{n}")]), "application/rss+xml", '"2"'),
+            )
+            _wait("the new item of a handed-over feed", lambda: srv.url("/a/new") in raw_urls(), 120, logs)
+            _wait("the first poller polling every feed", lambda: owned()[0] == set(feeds), 30, logs)
         finally:
             for p in procs:
                 _stop(p)
+        urls = raw_urls()
+        assert len(urls) == len(set(urls)) == 5, urls
+        assert all(srv.hits[f"/a/{path_of[f][2:-4]}"] == 1 for f in feeds) and srv.hits["/a/new"] == 1
