@@ -169,6 +169,7 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
         after = _raw(s, start)
         assert sorted(d["url"] for d in after) == sorted(u.values()), "each article exactly once: no refetch, no miss"
         assert [srv.hits[f"/news/{x}"] for x in "abcd"] == [1, 1, 1, 1]
+        assert f"feed {feeds[0]}: 1 new of 3 items" in logs[1].read_text(), "A and B known from the changelog"
         assert srv.hits["/files/report.pdf"] == 1, "a permanent failure is not retried"
         # The restarted poller asked with the validators it recovered from the feed-state changelog.
         restarted = srv.headers_of("/feed.json")[json_polls_before]
@@ -205,16 +206,16 @@ def test_two_pollers_share_the_feeds_and_hand_over(kafka, tmp_path: Path, launch
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     with FeedServer() as srv:
         srv.set("/robots.txt", static("", "text/plain"))
-        # Four feeds, both partitions covered; each lists one article of its own.
-        path_of: dict[str, str] = {}
-        i = 0
-        while len(path_of) < 4 or {_partition(f, 2) for f in path_of} != {0, 1}:
-            url = srv.url(f"/f{i}.xml")
-            if len(path_of) < 3 or _partition(url, 2) not in {_partition(f, 2) for f in path_of}:
-                path_of[url] = f"/f{i}.xml"
-                srv.set(f"/f{i}.xml", static(rss([(srv.url(f"/a/{i}"), f"A{i}")]), "application/rss+xml", etag='"1"'))
-                srv.set(f"/a/{i}", article(f"Article {i}"))
-            i += 1
+        # Four feeds, two on each partition; each lists one article of its own.
+        candidates = [srv.url(f"/f{i}.xml") for i in range(200)]
+        chosen = [c for c in candidates if _partition(c, 2) == 0][:2] + [
+            c for c in candidates if _partition(c, 2) == 1
+        ][:2]
+        path_of = {url: url.rsplit(str(srv.port), 1)[1] for url in chosen}
+        for path in path_of.values():
+            n = path[2:-4]
+            srv.set(path, static(rss([(srv.url(f"/a/{n}"), f"A{n}")]), "application/rss+xml", etag='"1"'))
+            srv.set(f"/a/{n}", article(f"Article {n}"))
         feeds = list(path_of)
         start = asyncio.run(end_offsets(s, s.topic("raw")))
         asyncio.run(add_feeds(s, feeds))
@@ -262,4 +263,6 @@ def test_two_pollers_share_the_feeds_and_hand_over(kafka, tmp_path: Path, launch
                 _stop(p)
         urls = raw_urls()
         assert len(urls) == len(set(urls)) == 5, urls
+        # The taking-over poller knew the feed's old item from the handed-over state.
+        assert f"feed {moved}: 1 new of 2 items" in logs[0].read_text()
         assert all(srv.hits[f"/a/{path_of[f][2:-4]}"] == 1 for f in feeds) and srv.hits["/a/new"] == 1
