@@ -16,7 +16,8 @@ from pipeline.classify import classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import Seen, decide, fingerprint
-from pipeline.entities import EntityResult, extract, locate
+from pipeline.entities import EntityResult, default_mode, extract, locate
+from pipeline.model_registry import loaded
 from schemas import (
     ClassifiedArticle,
     CleanedArticle,
@@ -47,13 +48,18 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
 def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
     """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities")."""
     result = extract(article.text, mode=mode)
-    return TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
+    tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
+    used = [m for m in loaded("entities") if not (m.name == "ner_conll" and (mode or default_mode()) == "fast")]
+    tagged.models = [*article.models, *used]
+    return tagged
 
 
 def classify_step(article: TaggedArticle) -> ClassifiedArticle:
     category, event = classify(article.title, article.text)
     places = EntityResult(mentions=article.entities, index=article.entity_index, places={})
-    return ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places, article.text))
+    classified = ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places, article.text))
+    classified.models = [*article.models, *loaded("classify")]
+    return classified
 
 
 def enriched_from(article: ClassifiedArticle, dedup: Dedup) -> EnrichedArticle:
@@ -87,9 +93,9 @@ class Enricher:
         return enriched_from(classified, dedup)
 
 
-def warm_up() -> None:
+def warm_up(entity_mode: str | None = None) -> None:
     """Load every model and gazetteer once, before a worker takes messages: the first article
     would otherwise pay seconds of loading and stall the consumer's heartbeat."""
     sample = RawArticle(id="warm-up", title="Warm-up", body="Officials in Paris met on Monday. " * 5)
-    Enricher()(sample)
+    Enricher(entity_mode=entity_mode)(sample)
     country_prior(sample.body or "")  # only consulted for event reports, so not loaded above

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
 from pipeline.geo import GeoEntry, gazetteer, norm
+from pipeline.model_registry import register, require
 from schemas import EntityInfo, Event, Location, Mention, Place
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "ner_conll"
@@ -213,9 +214,8 @@ def default_mode() -> str:
 
 @lru_cache(maxsize=1)
 def _nlp():
-    """The packaged NER pipeline, or None when the weights are missing (fast mode then)."""
-    if not (MODEL_DIR / "config.cfg").exists():
-        return None
+    """The packaged NER pipeline; a missing model is an error naming its path, never a quiet fallback."""
+    register("entities", "ner_conll", require(MODEL_DIR / "config.cfg", "NER model").parent)
     import spacy
     from spacy.util import compile_infix_regex
 
@@ -230,10 +230,7 @@ def _nlp():
 
 
 def _spans_accurate(text: str) -> list[tuple[int, int, str]]:
-    nlp = _nlp()
-    if nlp is None:
-        return _spans_fast(text)
-    doc = nlp(text)
+    doc = _nlp()(text)
     return _consistent(text, [(e.start_char, e.end_char, e.label_) for e in doc.ents])
 
 

@@ -2,6 +2,7 @@
 
 from schemas.models import (
     SCHEMA_VERSION,
+    Abstention,
     Category,
     ClassifiedArticle,
     CleanedArticle,
@@ -13,6 +14,7 @@ from schemas.models import (
     FeedMeta,
     Location,
     Mention,
+    ModelRef,
     Place,
     RawArticle,
     Score,
@@ -21,6 +23,7 @@ from schemas.models import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Abstention",
     "Category",
     "ClassifiedArticle",
     "CleanedArticle",
@@ -32,6 +35,7 @@ __all__ = [
     "FeedMeta",
     "Location",
     "Mention",
+    "ModelRef",
     "Place",
     "RawArticle",
     "Score",
