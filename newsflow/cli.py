@@ -83,6 +83,12 @@ def _cmd_feeds(a: argparse.Namespace) -> int:
     if not a.urls:
         print(f"newsflow feeds {a.action}: give at least one URL", file=sys.stderr)
         return 2
+    try:
+        for url in a.urls:
+            feeds.normalize_feed_url(url)
+    except ValueError as exc:
+        print(f"newsflow feeds {a.action}: {exc}", file=sys.stderr)
+        return 2
     if a.action == "add":
         done = asyncio.run(feeds.add_feeds(s, a.urls, a.interval))
     else:
