@@ -36,6 +36,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from agents.stall import Stalls, reread_stalled
 from newsflow import feed_metrics as fm
 from newsflow.fetch import FetchConfig, Fetcher, FetchError
 from newsflow.poller import fetch_article, poll_feed, timing_for
@@ -267,6 +268,13 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
             task.cancel()
         poller.in_flight.clear()
         poller.overlay.clear()
+
+    stalls = Stalls(s.stall_seconds)
+
+    @app.timer(interval=5.0, name="poller_stalls")
+    async def poller_stalls() -> None:
+        """A registration or item Faust fetched but never handed over is read again (``agents.stall``)."""
+        await reread_stalled(app, (registry_name, polls_name, items_topic.get_topic_name()), stalls, log)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
