@@ -9,7 +9,7 @@ KAFKA_PORT ?= 19092
 DEMO_DIR := .run/demo
 
 .PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
-        wheel-venv eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory chaos clean
+        wheel-venv eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -84,6 +84,10 @@ bench: setup
 # Worker RSS over a 100,000-article dated replay (fast entity mode; ~30-60 min on 2 cores).
 bench-memory: setup
 	$(PY) -m evals.bench_memory
+
+# Feed parsing and the poller's fetch path against a local server (no Kafka); prints figures.
+bench-poll: $(STAMP)
+	$(PY) -m evals.bench_poll
 
 chaos: setup
 	$(PY) -m pytest -q -s -m chaos -p no:cacheprovider tests/test_chaos.py

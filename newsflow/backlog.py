@@ -1,4 +1,5 @@
-"""Reading a backlog: seed-layout text files, JSON Lines of RawArticle fields, HTML files, folders.
+"""Reading a backlog: seed-layout text files, JSON Lines of RawArticle fields, HTML files, WARC
+archives (``newsflow.warc``), folders.
 
 Reading is separate from producing so ``newsflow enrich`` (offline) and ``newsflow replay`` see
 exactly the same articles with exactly the same ids.
@@ -77,6 +78,11 @@ def read_backlog(paths: list[Path]) -> Iterator[RawArticle | Unreadable]:
     """Yield every article in ``paths`` in a stable order; unreadable items are yielded, not raised."""
     for f in _files(paths):
         suffix = f.suffix.lower()
+        if f.name.lower().endswith((".warc", ".warc.gz")):  # WARC archives: newsflow.warc (issue 14)
+            from newsflow.warc import read_warc
+
+            yield from read_warc(f)
+            continue
         try:
             data = f.read_bytes()
         except OSError as exc:

@@ -1,4 +1,4 @@
-"""``newsflow`` command line: replay, enrich, worker, tail, topics, demo."""
+"""``newsflow`` command line: replay, enrich, worker, tail, topics, demo, poll, feeds."""
 
 from __future__ import annotations
 
@@ -65,6 +65,39 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     return run_demo(a.paths, timeout=a.timeout)
 
 
+def _cmd_poll(a: argparse.Namespace) -> int:
+    from newsflow.poll import run_poller
+
+    return run_poller()
+
+
+def _cmd_feeds(a: argparse.Namespace) -> int:
+    from newsflow import feeds
+    from newsflow.settings import get_settings
+
+    s = get_settings()
+    if a.action == "list":
+        for url, entry in sorted(asyncio.run(feeds.list_feeds(s)).items()):
+            print(feeds.describe(url, entry))
+        return 0
+    if not a.urls:
+        print(f"newsflow feeds {a.action}: give at least one URL", file=sys.stderr)
+        return 2
+    try:
+        for url in a.urls:
+            feeds.normalize_feed_url(url)
+    except ValueError as exc:
+        print(f"newsflow feeds {a.action}: {exc}", file=sys.stderr)
+        return 2
+    if a.action == "add":
+        done = asyncio.run(feeds.add_feeds(s, a.urls, a.interval))
+    else:
+        done = asyncio.run(feeds.remove_feeds(s, a.urls))
+    for url in done:
+        print(f"{'added' if a.action == 'add' else 'removed'} {url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="newsflow", description="Stream-processing pipeline for news feeds.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -104,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-type", help='only this ACLED event type (e.g. "Battles")')
     p.add_argument("--topic", default="enriched", help="stage topic to read (default: enriched)")
     p.set_defaults(func=_cmd_tail)
+
+    p = sub.add_parser("poll", help="run a feed poller (polls the feeds of the partitions it owns)")
+    p.set_defaults(func=_cmd_poll)
+
+    p = sub.add_parser("feeds", help="register, list or remove polled feeds (RSS, Atom, JSON Feed, sitemaps)")
+    p.add_argument("action", choices=["add", "list", "remove"])
+    p.add_argument("urls", nargs="*")
+    p.add_argument("--interval", type=float, help="seconds between polls of these feeds (add)")
+    p.set_defaults(func=_cmd_feeds)
 
     p = sub.add_parser("demo", help="worker + replay + summary against a running broker")
     p.add_argument("paths", nargs="*", type=Path, default=[Path("seeds")])

@@ -82,6 +82,26 @@ class Settings(BaseSettings):
         100_000, ge=1000, description="offsets per partition within which the sink skips upstream copies"
     )
 
+    # --- Feeds: live polling (issue 14; README "Feeds and archives") -----------------------------
+    poll_interval_seconds: float = Field(900.0, gt=0, description="default time between polls of a feed")
+    poll_jitter: float = Field(0.1, ge=0, lt=1, description="+- fraction of random spread on every interval")
+    poll_max_backoff_seconds: float = Field(21_600.0, gt=0, description="cap of the error backoff")
+    poll_concurrency: int = Field(16, ge=1, description="feeds one poller polls at once")
+    fetch_concurrency: int = Field(4, ge=1, description="article pages one poller fetches at once")
+    user_agent: str = "newsflow/0.1 (news pipeline; set NEWSFLOW_USER_AGENT to name your contact)"
+    fetch_timeout_seconds: float = Field(20.0, gt=0, description="a whole request, body included")
+    fetch_max_bytes: int = Field(5_000_000, ge=1024, description="larger feeds and pages (decompressed) are refused")
+    fetch_max_redirects: int = Field(5, ge=0)
+    host_concurrency: int = Field(2, ge=1, description="requests in flight per host")
+    host_delay_seconds: float = Field(1.0, ge=0, description="least time between requests to one host")
+    respect_robots: bool = True
+    robots_ttl_seconds: float = Field(86_400.0, gt=0)
+    feed_seen_cap: int = Field(
+        2000, ge=10, description="item hashes a feed's state remembers; a poll reads at most half as many items"
+    )
+    article_memory_days: float = Field(30.0, gt=0, description="how long an article URL counts as fetched")
+    poll_web_port: int = Field(6067, description="the poller's HTTP port (/metrics, /health)")
+
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Settings:
         """Settings from a mapping of ``NEWSFLOW_*`` variables (as handed to a worker process)."""

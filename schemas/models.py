@@ -29,6 +29,17 @@ class _Model(BaseModel):
         return cls.model_validate(orjson.loads(data))
 
 
+class FeedMeta(_Model):
+    """Where a polled article was listed (``newsflow poll``): the feed and what it said of the item."""
+
+    url: str = Field(description="the feed's URL, as registered with `newsflow feeds add`")
+    kind: str | None = Field(default=None, description="rss | atom | jsonfeed | sitemap")
+    title: str | None = Field(default=None, description="the feed's own title")
+    item_url: str | None = Field(default=None, description="the item's link exactly as the feed listed it")
+    author: str | None = None
+    guid: str | None = None
+
+
 class RawArticle(_Model):
     """An article as a producer saw it: plain-text ``body`` or ``html`` (or both)."""
 
@@ -40,6 +51,7 @@ class RawArticle(_Model):
     html: str | None = None
     published_at: datetime | None = None
     fetched_at: datetime | None = None
+    feed: FeedMeta | None = Field(default=None, description="set by `newsflow poll`: the listing feed")
 
 
 class ModelRef(_Model):
