@@ -5,7 +5,8 @@
 #     none answers (and stopped again at the end).
 #  2. Local base images (deploy/compose/build-local-images.sh) applied by deploy/compose/local-images.yml;
 #     set NEWSFLOW_COMPOSE_PULL=1 to use the registry images of docker-compose.yml instead.
-#  3. up: kafka, topics, worker x3 (--scale) until every worker's healthcheck (/health) passes.
+#  3. up: kafka, topics, worker x3 (--scale) and the feed poller until every healthcheck (/health)
+#     passes; `feeds list` reads the feed registry.
 #  4. replay seeds/ (the one-shot replay service), then a second run that the checkpoint skips.
 #  5. the enriched seed read from the topic (`newsflow tail`) and from the files of the sink volume,
 #     tagged by the packaged NER model (its record names the model, and holds entities the rules-only
@@ -101,7 +102,7 @@ log "images ready"
 
 # --- 3. up ---------------------------------------------------------------------------------------
 T_UP=$(date +%s)
-compose up -d --scale worker="$WORKERS" kafka topics worker 2>&1 | sed 's/^/    /' >&2
+compose up -d --scale worker="$WORKERS" kafka topics worker poller 2>&1 | sed 's/^/    /' >&2
 health() { $DOCKER inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$@"; }
 deadline=$(( $(date +%s) + 900 ))  # model loading takes minutes on a busy 2-core machine
 while :; do
@@ -113,6 +114,13 @@ while :; do
   sleep 5
 done
 log "kafka + topics + $WORKERS healthy workers in $(( $(date +%s) - T_UP ))s"
+# The feed poller (its own Faust app) answers /health, and the registry tool reads its topic.
+until [ "$(health "$(compose ps -q poller)")" = healthy ]; do
+  if [ "$(date +%s)" -gt "$deadline" ]; then log "poller not healthy"; exit 1; fi
+  sleep 5
+done
+compose run --rm -T feeds list >/dev/null
+log "poller healthy; feeds list answers"
 compose logs --no-color topics 2>/dev/null | grep partitions= | sed 's/^/    /' >&2 || true
 
 # --- 4. replay -----------------------------------------------------------------------------------
