@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         8_000_000,
         ge=1024,
         description="a stage result larger than this is dead-lettered; kept below the producer's "
-        "max_request_size (2 x max_article_bytes) so a send can never fail for its size",
+        "request size (max_request_bytes) so a send can never fail for its size",
     )
     deadletter_preview_bytes: int = Field(65_536, ge=0, description="original bytes kept as text in a dead letter")
     stall_seconds: float = Field(
