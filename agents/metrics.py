@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 PROCESSED = Counter("newsflow_processed_total", "Messages a stage processed", ["stage"])
 ERRORS = Counter("newsflow_errors_total", "Messages a stage failed on", ["stage", "error"])
@@ -14,3 +16,8 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 CONSUMER_LAG = Gauge("newsflow_consumer_lag", "Messages behind the log end", ["topic", "partition"])
+
+
+async def metrics_page(web: Any, request: Any) -> Any:
+    """The ``/metrics`` view: every series above in Prometheus' text format."""
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import random
 import subprocess
 import sys
@@ -39,11 +38,10 @@ from typing import Any
 
 import orjson
 
-from agents.sink import read_all
-from newsflow.demo import isolated_env, start_worker, stop_worker
 from newsflow.kafka import end_offsets, ensure_topics, producer, read_topic
 from newsflow.settings import Settings
 from schemas import RawArticle
+from testing import isolated_env, launcher, read_all, start_worker, stop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,18 +212,6 @@ class Result:
             f"{self.dup:5d} {self.files:6d} {self.file_dups:5d} {self.file_missing:5d} "
             f"{self.seconds:6.1f}"
         )
-
-
-def launcher() -> Any:
-    name = "newsflow_kafka_launcher"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy/kafka/launcher.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def scenario_env(bootstrap: str, workdir: Path) -> dict[str, str]:

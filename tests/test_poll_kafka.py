@@ -18,10 +18,10 @@ import orjson
 import pytest
 from aiokafka.partitioner import murmur2
 
-from newsflow.demo import isolated_env
 from newsflow.feeds import add_feeds, list_feeds, remove_feeds
 from newsflow.kafka import end_offsets, ensure_topics, read_topic
 from newsflow.settings import Settings
+from testing import isolated_env
 from tests.feedserver import FeedServer, article, rss, static
 
 pytestmark = pytest.mark.kafka
