@@ -31,19 +31,21 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from pydantic import ValidationError
 
+from agents import feed_metrics as fm
+from agents.fetch import FetchConfig, Fetcher, FetchError
+from agents.poller import fetch_article, poll_feed, timing_for
 from agents.stall import Stalls, reread_stalled
-from newsflow import feed_metrics as fm
-from newsflow.fetch import FetchConfig, Fetcher, FetchError
-from newsflow.poller import fetch_article, poll_feed, timing_for
-from newsflow.settings import Settings
 from pipeline.schedule import first_poll
 from schemas import DeadLetter
 from schemas.feeds import FeedItem, FeedRegistration, FeedState
+
+if TYPE_CHECKING:
+    from newsflow.settings import Settings
 
 log = logging.getLogger("newsflow.poll")
 

@@ -14,8 +14,8 @@ import time
 
 import orjson
 
-from newsflow.fetch import FetchConfig, Fetcher
-from newsflow.poller import fetch_article, poll_feed
+from agents.fetch import FetchConfig, Fetcher
+from agents.poller import fetch_article, poll_feed
 from pipeline.feeds import parse_feed
 from pipeline.schedule import Timing
 from schemas.feeds import FeedState

@@ -7,7 +7,6 @@ exactly the same articles with exactly the same ids.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
+from pipeline.urls import stable_id
 from schemas import RawArticle
 
 TEXT_SUFFIXES = {".txt", ".text", ""}
@@ -34,12 +34,6 @@ class Unreadable:
     where: str
     raw: bytes
     error: Exception
-
-
-def stable_id(url: str | None, content: str) -> str:
-    """Same article, same key, every replay: from the URL, or from the content when there is none."""
-    basis = url.strip() if url and url.strip() else re.sub(r"\s+", " ", content).strip()
-    return hashlib.sha1(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def from_text(text: str, source: str | None = None) -> RawArticle:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsflow.backlog import Unreadable, stable_id
-from pipeline.urls import canonical_url, host_of, page_canonical
+from newsflow.backlog import Unreadable
+from pipeline.urls import canonical_url, host_of, page_canonical, stable_id
 from schemas import RawArticle
 
 WARC_SUFFIXES = (".warc", ".warc.gz")

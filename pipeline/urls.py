@@ -62,3 +62,9 @@ def host_of(url: str) -> str:
     p = urlsplit(url)
     host = (p.hostname or "").lower()
     return f"{host}:{p.port}" if p.port else host
+
+
+def stable_id(url: str | None, content: str) -> str:
+    """Same article, same key, every replay: from the URL, or from the content when there is none."""
+    basis = url.strip() if url and url.strip() else re.sub(r"\s+", " ", content).strip()
+    return hashlib.sha1(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import orjson
 
-from newsflow.backlog import Unreadable, read_backlog, stable_id
+from newsflow.backlog import Unreadable, read_backlog
+from pipeline.urls import stable_id
 from schemas import RawArticle
 
 

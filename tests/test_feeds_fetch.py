@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from newsflow.fetch import FetchConfig, Fetcher, FetchError
-from newsflow.poller import fetch_article, poll_feed
+from agents.fetch import FetchConfig, Fetcher, FetchError
+from agents.poller import fetch_article, poll_feed
 from pipeline.schedule import Timing
 from schemas.feeds import FeedItem, FeedState
 from tests.feedserver import FeedServer, article, gzip_bomb, oversized, redirect, rss, slow, static, status

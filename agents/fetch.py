@@ -19,17 +19,19 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from multidict import CIMultiDict
 
-from newsflow import feed_metrics as m
-from newsflow.settings import Settings
+from agents import feed_metrics as m
 from pipeline.schedule import parse_retry_after
 from pipeline.urls import host_of
 
-log = logging.getLogger("newsflow.fetch")
+if TYPE_CHECKING:
+    from newsflow.settings import Settings
+
+log = logging.getLogger("agents.fetch")
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = ("text/html", "application/xhtml+xml")

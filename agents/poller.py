@@ -13,16 +13,18 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from newsflow import feed_metrics as m
-from newsflow.backlog import stable_id
-from newsflow.fetch import Fetcher, FetchError
-from newsflow.settings import Settings
+from agents import feed_metrics as m
+from agents.fetch import Fetcher, FetchError
 from pipeline.feeds import NotAFeed, parse_feed
 from pipeline.schedule import Timing, next_poll, remember
-from pipeline.urls import canonical_url, host_of, page_canonical, url_key
+from pipeline.urls import canonical_url, host_of, page_canonical, stable_id, url_key
 from schemas import FeedMeta, RawArticle
 from schemas.feeds import FeedItem, FeedState
+
+if TYPE_CHECKING:
+    from newsflow.settings import Settings
 
 log = logging.getLogger("newsflow.poll")
 
