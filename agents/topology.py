@@ -117,4 +117,5 @@ def _stage_agent(stage: Stage, settings: Settings, delivery: Delivery) -> Any:
         await run_stage(stage, stream, settings, delivery)
 
     agent.__doc__ = f"The {stage.name} stage."
+    agent.__name__ = agent.__qualname__ = stage.name  # how Faust labels the agent in its logs
     return agent
