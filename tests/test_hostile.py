@@ -53,21 +53,18 @@ def _offline(enricher: Enricher, s: Settings, case: Case) -> tuple[bytes | None,
 
 
 @pytest.fixture(scope="module")
-def offline_results() -> dict[str, tuple[bytes | None, DeadLetter | None, float]]:
+def offline_results() -> dict[str, tuple[bytes | None, DeadLetter | None]]:
     s, enricher, res = Settings(), Enricher(), {}
     for case in CORPUS:
-        t = time.perf_counter()
-        data, letter = _offline(enricher, s, case)
-        res[case.kind] = (data, letter, time.perf_counter() - t)
+        res[case.kind] = _offline(enricher, s, case)
     return res
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.kind for c in CORPUS])
 def test_offline_processed_or_dead_lettered(case: Case, offline_results) -> None:  # type: ignore[no-untyped-def]
     s = Settings()
-    data, letter, seconds = offline_results[case.kind]
+    data, letter = offline_results[case.kind]
     assert (data is None) != (letter is None)
-    assert seconds < 60, f"{case.kind} took {seconds:.1f}s"
     if case.expect == "ok":
         assert data is not None, f"{case.kind} dead-lettered: {letter and letter.error}"
     if case.expect == "dead":
