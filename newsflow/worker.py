@@ -17,7 +17,7 @@ def run_worker() -> int:
 
     from pipeline.enrich import warm_up
 
-    warm_up()
+    warm_up(s.entity_mode)
 
     from agents.topology import app
 

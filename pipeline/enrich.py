@@ -45,8 +45,9 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
 
 
 def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
-    """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities")."""
-    result = extract(article.text, mode=mode)
+    """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities"). A language the
+    stage has no model for gives no entities (``EntityResult.abstention`` says why)."""
+    result = extract(article.text, mode=mode, language=article.language)
     return TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
 
 
@@ -87,9 +88,10 @@ class Enricher:
         return enriched_from(classified, dedup)
 
 
-def warm_up() -> None:
+def warm_up(entity_mode: str | None = None) -> None:
     """Load every model and gazetteer once, before a worker takes messages: the first article
-    would otherwise pay seconds of loading and stall the consumer's heartbeat."""
+    would otherwise pay seconds of loading and stall the consumer's heartbeat (and a missing
+    model fails here, before any message)."""
     sample = RawArticle(id="warm-up", title="Warm-up", body="Officials in Paris met on Monday. " * 5)
-    Enricher()(sample)
+    Enricher(entity_mode=entity_mode)(sample)
     country_prior(sample.body or "")  # only consulted for event reports, so not loaded above
