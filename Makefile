@@ -9,7 +9,7 @@ KAFKA_PORT ?= 19092
 DEMO_DIR := .run/demo
 
 .PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
-        eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory chaos clean
+        wheel-venv eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory chaos clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -56,17 +56,25 @@ typecheck: $(STAMP)
 schemas: $(STAMP)
 	$(PY) -m schemas.generate
 
-eval-clean: $(STAMP)
-	$(PY) -m evals.clean
+# The evals measure the installed package, as users get it: a wheel built from the tracked files,
+# installed into $(WHEEL_VENV) (evals/installed.py refuses to run against the source tree).
+WHEEL_VENV := .run/wheel-venv
+EVAL := $(WHEEL_VENV)/bin/python -P evals/installed.py run
 
-eval-entities: $(STAMP)
-	$(PY) -m evals.entities
+wheel-venv: $(STAMP)
+	$(PY) evals/installed.py build $(WHEEL_VENV)
 
-eval-classify: $(STAMP)
-	$(PY) -m evals.classify
+eval-clean: wheel-venv
+	$(EVAL) clean
 
-eval-dedup: $(STAMP)
-	$(PY) -m evals.dedup
+eval-entities: wheel-venv
+	$(EVAL) entities
+
+eval-classify: wheel-venv
+	$(EVAL) classify
+
+eval-dedup: wheel-venv
+	$(EVAL) dedup
 
 eval: eval-clean eval-entities eval-classify eval-dedup
 

@@ -46,6 +46,7 @@ from newsflow.settings import get_settings
 from pipeline.dedup import DEFAULT as _DEDUP_DEFAULT
 from pipeline.dedup import band_keys, decide, decode_signature, expire, fingerprint
 from pipeline.enrich import classify_step, clean_step, enriched_from, entities_step
+from pipeline.model_registry import loaded
 from schemas import ClassifiedArticle, CleanedArticle, RawArticle, TaggedArticle
 
 log = logging.getLogger("newsflow.agents")
@@ -289,7 +290,8 @@ async def metrics_page(web: Any, request: Any) -> Any:
 
 @app.page("/health")
 async def health_page(web: Any, request: Any) -> Any:
-    return web.json({"status": "ok", "app": settings.app_id})
+    models = [m.model_dump() for m in loaded()]
+    return web.json({"status": "ok", "app": settings.app_id, "entity_mode": settings.entity_mode, "models": models})
 
 
 # --- Hardening (issue 7): dead-letter and send helpers, file sink state --------------------------

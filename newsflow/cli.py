@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.model_registry import ModelMissingError
+
 
 def _cmd_replay(a: argparse.Namespace) -> int:
     from newsflow.replay import replay
@@ -115,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except ModelMissingError as exc:  # a broken install: one clear line, no traceback, non-zero exit
+        print(f"newsflow: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from newsflow.backlog import Unreadable, read_backlog
 from newsflow.settings import get_settings
 from pipeline.enrich import Enricher
+from pipeline.model_registry import ModelMissingError
 from schemas import EnrichedArticle, RawArticle
 
 
@@ -44,6 +45,8 @@ def enrich_iter(
             continue
         try:
             out = enricher(item)
+        except ModelMissingError:
+            raise  # every later article would fail the same way: stop, naming the missing file
         except Exception as exc:  # noqa: BLE001 - reported with its reason, the batch goes on
             stats.rejected += 1
             print(f"rejected {item.id}: {type(exc).__name__}: {exc}", file=sys.stderr)

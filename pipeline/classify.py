@@ -42,6 +42,7 @@ import numpy as np
 
 from pipeline.classify_features import category_text, event_text, ngrams, tokens
 from pipeline.classify_lexicon import lexicon_weights
+from pipeline.model_registry import register
 from schemas import Category, Event, Score
 
 CATEGORIES = (
@@ -179,6 +180,7 @@ def analyze_event(title: str | None, text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _model() -> ClassifyModel:
+    register("classify", "classify_model", MODEL_PATH)
     return ClassifyModel.load()
 
 

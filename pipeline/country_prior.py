@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.model_registry import register
+
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "country_prior.npz"
 PRIOR_THRESHOLD = 0.5  # below this probability the prior says nothing (README "Entities")
 PRIOR_OVERRIDE = 0.8  # at or above it, the prior wins over a gazetteer country that disagrees
@@ -64,10 +66,10 @@ class CountryPrior:
 
 
 @lru_cache(maxsize=1)
-def _model() -> CountryPrior | None:
-    return CountryPrior.load() if MODEL_PATH.exists() else None
+def _model() -> CountryPrior:
+    register("classify", "country_prior", MODEL_PATH)
+    return CountryPrior.load()
 
 
 def country_prior(text: str) -> tuple[str | None, float]:
-    model = _model()
-    return model.predict(text) if model is not None else (None, 0.0)
+    return _model().predict(text)

@@ -16,8 +16,10 @@ from pipeline.classify import classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import Seen, decide, fingerprint
-from pipeline.entities import EntityResult, extract, locate
+from pipeline.entities import DEFAULT_MODE, EntityResult, extract, locate
+from pipeline.model_registry import loaded
 from schemas import (
+    Abstention,
     ClassifiedArticle,
     CleanedArticle,
     Dedup,
@@ -46,15 +48,23 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
 
 def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
     """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities"). A language the
-    stage has no model for gives no entities (``EntityResult.abstention`` says why)."""
+    stage has no model for gives no entities and an abstention saying so."""
     result = extract(article.text, mode=mode, language=article.language)
-    return TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
+    tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
+    fast = (mode or DEFAULT_MODE) == "fast"
+    used = [m for m in loaded("entities") if not (m.name == "ner_conll" and fast)]
+    tagged.models = [*article.models, *used]
+    if result.abstention:
+        tagged.abstentions = [*article.abstentions, Abstention(stage="entities", reason=result.abstention)]
+    return tagged
 
 
 def classify_step(article: TaggedArticle) -> ClassifiedArticle:
     category, event = classify(article.title, article.text)
     places = EntityResult(mentions=article.entities, index=article.entity_index, places={})
-    return ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places, article.text))
+    classified = ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places, article.text))
+    classified.models = [*article.models, *loaded("classify")]
+    return classified
 
 
 def enriched_from(article: ClassifiedArticle, dedup: Dedup) -> EnrichedArticle:

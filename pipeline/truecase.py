@@ -19,6 +19,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.model_registry import ModelMissingError, register
+
 TABLE = Path(__file__).resolve().parent / "models" / "truecase.tsv.gz"
 # Share of upper-case letters below which a text is read as all lower case, above which as ALL CAPS.
 LOWER_BELOW = 0.02
@@ -33,7 +35,7 @@ _TOKEN = re.compile(r"[^\W\d_](?:[\w'’.-]{0,60}\w)?")
 _SENTENCE_END = re.compile(r"[.!?]\s*$")
 
 
-class TruecaseTableError(RuntimeError):
+class TruecaseTableError(ModelMissingError):
     """The case table is missing or unreadable."""
 
 
@@ -50,6 +52,7 @@ def _table() -> tuple[dict[str, str], frozenset[str]]:
             seen.add(word)
             if rest and int(rest[1]) >= MIN_SHARE * int(rest[2]) and int(rest[2]) >= MIN_COUNT:
                 forms[word] = rest[0]
+    register("entities", "truecase", TABLE)
     return forms, frozenset(seen)
 
 

@@ -2,6 +2,7 @@
 
 from schemas.models import (
     SCHEMA_VERSION,
+    Abstention,
     Category,
     ClassifiedArticle,
     CleanedArticle,
@@ -12,6 +13,7 @@ from schemas.models import (
     Event,
     Location,
     Mention,
+    ModelRef,
     Place,
     RawArticle,
     Score,
@@ -20,6 +22,7 @@ from schemas.models import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Abstention",
     "Category",
     "ClassifiedArticle",
     "CleanedArticle",
@@ -30,6 +33,7 @@ __all__ = [
     "Event",
     "Location",
     "Mention",
+    "ModelRef",
     "Place",
     "RawArticle",
     "Score",

@@ -14,7 +14,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class _Model(BaseModel):
@@ -42,6 +42,23 @@ class RawArticle(_Model):
     fetched_at: datetime | None = None
 
 
+class ModelRef(_Model):
+    """A model or data file a stage loaded, named with a hash of its content so two workers (or two
+    records) can be compared without trusting a version string."""
+
+    stage: str
+    name: str
+    version: str = Field(description="first 12 hex digits of the SHA-256 of the model's files")
+
+
+class Abstention(_Model):
+    """A stage that deliberately produced nothing for this article, and why (for example no model
+    for the article's language): consumers can tell "nothing found" from "not looked for"."""
+
+    stage: str
+    reason: str
+
+
 class CleanedArticle(RawArticle):
     """After the clean stage: ``text`` is the text every later offset refers to."""
 
@@ -49,6 +66,8 @@ class CleanedArticle(RawArticle):
     language: str | None = None
     author: str | None = None
     clean_notes: list[str] = Field(default_factory=list)
+    models: list[ModelRef] = Field(default_factory=list)
+    abstentions: list[Abstention] = Field(default_factory=list)
 
 
 class Mention(_Model):
@@ -145,6 +164,12 @@ class EnrichedArticle(_Model):
     category: Category | None = None
     event: Event | None = None
     dedup: Dedup
+    models: list[ModelRef] = Field(
+        default_factory=list, description="models and data files that produced this record (added in 1.1)"
+    )
+    abstentions: list[Abstention] = Field(
+        default_factory=list, description="stages that deliberately produced nothing, with the reason (added in 1.1)"
+    )
     processed_at: datetime
     pipeline_version: str
 

@@ -12,6 +12,7 @@ import pytest
 from newsflow.demo import start_worker, stop_worker
 from newsflow.replay import replay
 from newsflow.settings import Settings
+from schemas import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "schemas" / "json" / "enriched_article.schema.json"
@@ -70,7 +71,12 @@ def test_documented_consumer_receives_valid_enriched_seed(pipeline_env: dict[str
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
     for article in articles:
         validator.validate(article)
-        assert article["schema_version"] == "1.0"
+        assert article["schema_version"] == SCHEMA_VERSION
+        # The worker ran the packaged NER model, and the record says so (docs/consumers.md, 1.1).
+        assert {(m["stage"], m["name"]) for m in article["models"]} >= {
+            ("entities", "ner_conll"),
+            ("classify", "classify_model"),
+        }
         assert article["dedup"]["status"] in {"unique", "duplicate", "near_duplicate"}
         # What the docs promise about the fields tail filters on.
         assert article["category"]["label"] == "conflict_war_peace"

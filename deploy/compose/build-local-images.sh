@@ -44,7 +44,10 @@ fi
 
 if ! $DOCKER image inspect "$KAFKA" >/dev/null 2>&1; then
   log "fetch the Kafka jars (Maven Central) and build $KAFKA"
-  lib=$(python3 "$ROOT/deploy/kafka/launcher.py" fetch | tail -1)
+  # Never parse Maven's output: fetch fills a known folder.
+  python3 "$ROOT/deploy/kafka/launcher.py" fetch >&2
+  lib="$ROOT/deploy/kafka/target/lib"
+  test -f "$lib/.complete" || { log "Kafka jars missing in $lib after fetch"; exit 1; }
   ctx=$(mktemp -d /var/tmp/newsflow-kafka-ctx.XXXXXX)
   trap 'rm -rf "$ctx"' EXIT
   cp -r "$ROOT/deploy/compose/kafka-local/." "$ctx/"

@@ -7,8 +7,10 @@
 #     set NEWSFLOW_COMPOSE_PULL=1 to use the registry images of docker-compose.yml instead.
 #  3. up: kafka, topics, worker x3 (--scale) until every worker's healthcheck (/health) passes.
 #  4. replay seeds/ (the one-shot replay service), then a second run that the checkpoint skips.
-#  5. the enriched seed read from the topic (`newsflow tail`) and from the files of the sink volume;
-#     /metrics of every worker; the consumer group shared by three members.
+#  5. the enriched seed read from the topic (`newsflow tail`) and from the files of the sink volume,
+#     tagged by the packaged NER model (its record names the model, and holds entities the rules-only
+#     mode does not find); /health (models loaded) and /metrics of every worker; the consumer group
+#     shared by three members.
 #  6. down -v, always (trap), also after a failure or Ctrl-C.
 # NEWSFLOW_COMPOSE_SOURCE=head builds the image from the last commit (git archive) instead of the
 # working tree, e.g. while uncommitted work in progress does not run.
@@ -129,12 +131,20 @@ until topic=$(compose run --rm -T tail --json 2>/dev/null | grep "$seed_id" | he
   [ "$(date +%s)" -gt "$deadline" ] && { log "the seed did not reach newsflow.enriched"; exit 1; }
   sleep 3
 done
-python3 - "$topic" <<'PY'
+# The same seed through the rules-only mode, in the same image, for what only the model finds.
+rules=$(compose run --rm --no-deps -T -e NEWSFLOW_ENTITY_MODE=fast --entrypoint sh replay \
+  -c 'newsflow enrich /backlog -o /tmp/rules.jsonl >/dev/null 2>&1 && cat /tmp/rules.jsonl' | grep "$seed_id" | head -1)
+python3 - "$topic" "$rules" <<'PY'
 import json, sys
-d = json.loads(sys.argv[1])
-assert d["dedup"]["status"] == "unique" and d["schema_version"] == "1.0", d["dedup"]
+d, rules = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert d["dedup"]["status"] == "unique" and d["schema_version"].startswith("1."), d["dedup"]
+used = {(m["stage"], m["name"]) for m in d["models"]}
+assert ("entities", "ner_conll") in used, f"the record was not tagged by the NER model: {used}"
+by_model = {(m["text"], m["label"]) for m in d["entities"]} - {(m["text"], m["label"]) for m in rules["entities"]}
+assert by_model, "every entity of the seed is one the rules find too: was the model used?"
 print(f"    topic: {d['id']} {d['title'][:60]!r} category={d['category']['label']} "
-      f"event={d['event']['type']} dedup={d['dedup']['status']}", file=sys.stderr)
+      f"event={d['event']['type']} dedup={d['dedup']['status']}; only the model: {sorted(by_model)[:4]}",
+      file=sys.stderr)
 PY
 deadline=$(( $(date +%s) + 60 ))
 until files=$(compose run --rm --no-deps -T --entrypoint sh worker -c 'cat /data/out/*/*.jsonl 2>/dev/null' | grep "$seed_id") && [ -n "$files" ]; do
@@ -146,6 +156,14 @@ log "files: $(wc -l <<<"$files") line(s) of the seed under /data/out (volume enr
 # Every worker answers /metrics; the stages processed the seed once in all.
 total=0
 for i in $(seq "$WORKERS"); do
+  h=$(compose exec -T --index="$i" worker python -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:6066/health", timeout=5).read().decode())')
+  python3 - "$i" "$h" <<'PY'
+import json, sys
+h = json.loads(sys.argv[2])
+names = {m["name"] for m in h["models"]}
+assert h["entity_mode"] == "accurate" and "ner_conll" in names, f"worker {sys.argv[1]} /health: {h}"
+print(f"    worker {sys.argv[1]} /health: mode={h['entity_mode']} models={sorted(names)}", file=sys.stderr)
+PY
   m=$(compose exec -T --index="$i" worker python -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:6066/metrics", timeout=5).read().decode())')
   for series in newsflow_processed newsflow_errors newsflow_dead_lettered newsflow_stage_seconds; do
     grep -qE "^# TYPE $series(_total)? " <<<"$m" || { log "worker $i: no $series in /metrics"; exit 1; }

@@ -52,10 +52,20 @@ def fetch(quiet: bool = True) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise RuntimeError("Maven (mvn) is needed to fetch Kafka from Maven Central")
-    cmd = [mvn, "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies", f"-DoutputDirectory={LIB}"]
+    cmd = [
+        mvn,
+        "-B",
+        "-Dstyle.color=never",
+        "-f",
+        str(HERE / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={LIB}",
+    ]
     if quiet:
         cmd.insert(1, "-q")
-    subprocess.run(cmd, check=True)
+    # Maven's chatter (and the ANSI codes it prints even in batch mode) goes to stderr, so this
+    # program's stdout carries only the answer.
+    subprocess.run(cmd, check=True, stdout=sys.stderr)
     marker.write_text("ok\n")
     return LIB
 
