@@ -10,6 +10,11 @@ tokens exactly as ``evals.entities`` and the pipeline present text (one sentence
 model sees document context and the newline tokens it meets at inference. ``--max-minutes`` stops
 the run after the first evaluation past a wall-clock budget (``model-best`` is saved by then).
 
+Case robustness: ``--lower P --upper P`` replace that share of training documents by their
+all-lower-case / ALL-CAPS copies (``newsflow.case_augmenter.v1``), and model selection then scores
+the dev documents in all three cases. ``--truecase PATH`` only writes the case table of
+``pipeline.truecase`` (word counts of the training part).
+
 ``--resume`` continues from saved weights (both components sourced) with a fresh optimiser, a
 fixed batch size and a lower learning rate; ``model-best`` is still picked on the held-out 10% of
 eng.train. ``--workdir`` keeps the run directory, so an interrupted run still leaves its best

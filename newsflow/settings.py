@@ -71,7 +71,9 @@ class Settings(BaseSettings):
         "(ingest rate x interval), so a short interval bounds memory tighter at some CPU cost",
     )
     entity_mode: Literal["fast", "accurate"] = Field(
-        "accurate", description="accurate: trained NER (~12k words/s); fast: rules (~180k words/s)"
+        "accurate",
+        description="accurate: trained NER (~10k words/s on a quiet core); fast: rules only (~90k words/s, "
+        "much lower PERSON/ORG quality); README 'Entities have two operating points'",
     )
 
     # --- Sink ----------------------------------------------------------------------------------

@@ -239,6 +239,14 @@ def test_long_text_is_tagged_in_pieces_with_true_offsets():
     assert all(text[m.start : m.end] == m.text for m in res.mentions)
 
 
+def test_lower_and_upper_case_text_keep_entities():
+    text = "Vladimir Putin met Angela Merkel in Berlin on Friday, the Kremlin said."
+    for variant in (text.lower(), text.upper()):
+        res = extract(variant, mode="accurate")
+        found = {variant[m.start : m.end].lower() for m in res.mentions}
+        assert {"vladimir putin", "angela merkel", "berlin"} <= found, (variant, found)
+
+
 # --------------------------------------------------------------------------- linear work (issue 15)
 
 
