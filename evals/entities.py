@@ -1,22 +1,27 @@
 """Entity stage evaluation.
 
-    .venv/bin/python -m evals.entities [--mode fast|accurate|both] [--limit N] [--conll-only]
-        [--conll-split testa|traindev]
+    .venv/bin/python -m evals.entities [--mode fast|accurate|all] [--limit N] [--conll-only]
+        [--conll-split testa|traindev] [--cases cased,lower,upper] [--no-scaling]
 
 1. CoNLL-2003 eng.testa (never used for training or model selection): entity-level micro
-   precision/recall/F1, exact character span and type, for PER/ORG/LOC. Each document is given to
-   ``extract`` as its tokens joined by spaces, one sentence per line. Predicted PERSON -> PER,
-   ORG -> ORG, GPE/LOC/FAC -> LOC; every other predicted label (NORP, EVENT, DATE, MISC) is left
-   out, and gold MISC spans are left out. A predicted PER/ORG/LOC span on a gold MISC span
-   therefore counts as a false positive (conservative).
+   precision/recall/F1, exact character span and type, for PER/ORG/LOC, on the text as given
+   ("cased"), lower-cased and upper-cased (whole documents, as some feeds deliver them). Each
+   document is given to ``extract_batch`` as its tokens joined by spaces, one sentence per line.
+   Predicted PERSON -> PER, ORG -> ORG, GPE/LOC/FAC -> LOC; every other predicted label (NORP,
+   EVENT, DATE, MISC) is left out, and gold MISC spans are left out. A predicted PER/ORG/LOC span
+   on a gold MISC span therefore counts as a false positive (conservative).
 2. ACLED 2020 (``notes`` as the body): share of rows whose event country (``event_place``, what
    ``locate`` gives the classify stage) equals ACLED's country and whose event location lies within
    50 km of ACLED's point. Rows are split by a hash of ``event_id_cnty`` into dev (used while
    writing gazetteer heuristics) and test (not looked at); both are printed. The country prior
    (``pipeline.country_prior``) is refitted on one half to score the other, so no figure comes from
    rows it learned from; "gazetteer alone" is the figure without it.
-3. Speed: words/s of ``extract`` over the eng.testa documents, process pinned to one core with
-   one BLAS/OpenMP thread, model loading excluded.
+3. Speed: words/s of ``extract_batch`` (the tagger batched across documents, as a stream batch
+   runs it) over the eng.testa documents, process pinned to one core with one BLAS/OpenMP thread,
+   CPU time, model loading excluded.
+4. Scaling on hostile input (issue 15): CPU seconds of ``extract`` on texts of n, 2n and 4n
+   characters of repeated "BREAKING NEWS ", of capitalised words, and of glued possessives
+   ("Syria'sIdlib"), with the ratio to the n-character time (linear work: about 2 and 4).
 """
 
 from __future__ import annotations
@@ -72,14 +77,27 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def eval_conll(mode: str, docs) -> dict[str, float]:
-    from pipeline.entities import extract
+CASES = {"cased": lambda t: t, "lower": str.lower, "upper": str.upper}
 
-    extract(docs[0][0], mode=mode)  # load model and gazetteer outside the timing
+
+def case_docs(docs, case: str):
+    """``docs`` with their text changed to ``case``; offsets stay valid (documents whose case change
+    alters their length are kept as they are: none in eng.testa)."""
+    change = CASES[case]
+    return [(change(t) if len(change(t)) == len(t) else t, gold, n) for t, gold, n in docs]
+
+
+def eval_conll(mode: str, docs, batch: int = 256, recase: bool = True) -> dict[str, float]:
+    from pipeline.entities import extract_batch
+
+    extract_batch([d[0] for d in docs[:2]], mode=mode)  # load model and gazetteer outside the timing
     counts = {t: Counter() for t in ("PER", "ORG", "LOC")}
     words = 0
+    texts = [text for text, _, _ in docs]
     t0 = time.process_time()
-    preds = [extract(text, mode=mode) for text, _, _ in docs]
+    preds = [
+        r for k in range(0, len(texts), batch) for r in extract_batch(texts[k : k + batch], mode=mode, recase=recase)
+    ]
     elapsed = time.process_time() - t0
     for (_, gold, n), res in zip(docs, preds, strict=True):
         words += n
@@ -97,6 +115,30 @@ def eval_conll(mode: str, docs) -> dict[str, float]:
     out["micro"] = prf(tot["tp"], tot["fp"], tot["fn"])
     out["wps"] = words / elapsed if elapsed else float("inf")
     out["words"] = words
+    return out
+
+
+HOSTILE = {
+    "BREAKING NEWS repeated": lambda n: ("BREAKING NEWS " * (n // 14 + 1))[:n],
+    "capitalised words": lambda n: " ".join(f"Word{k % 97}" for k in range(n // 7 + 1))[:n],
+    "glued possessives": lambda n: " ".join("Syria'sIdlib" for _ in range(n // 13 + 1))[:n],
+}
+
+
+def eval_scaling(mode: str, base: int = 25_000) -> list[tuple[str, list[tuple[int, float]]]]:
+    """CPU seconds of ``extract`` per hostile kind at base, 2x and 4x characters."""
+    from pipeline.entities import extract
+
+    extract("Warm-up in Paris.", mode=mode)
+    out = []
+    for name, make in HOSTILE.items():
+        row = []
+        for size in (base, 2 * base, 4 * base):
+            text = make(size)
+            t0 = time.process_time()
+            extract(text, mode=mode)
+            row.append((size, time.process_time() - t0))
+        out.append((name, row))
     return out
 
 
@@ -154,10 +196,14 @@ def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
+    from pipeline.entities import MODES
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=("fast", "accurate", "both"), default="both")
+    ap.add_argument("--mode", choices=(*MODES, "all"), default="all")
     ap.add_argument("--limit", type=int, default=None, help="first N documents / rows of each set")
     ap.add_argument("--conll-only", action="store_true", help="skip the ACLED part")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the hostile-input scaling part")
+    ap.add_argument("--cases", default="cased,lower,upper", help="comma-separated: cased, lower, upper")
     ap.add_argument(
         "--conll-split",
         choices=("testa", "traindev"),
@@ -169,16 +215,23 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     docs = conll_docs(args.limit, args.conll_split)
     rows = [] if args.conll_only else acled_rows(args.limit)
-    modes = ("fast", "accurate") if args.mode == "both" else (args.mode,)
+    modes = MODES if args.mode == "all" else (args.mode,)
+    name = "eng.testa" if args.conll_split == "testa" else "eng.train dev split"
     for mode in modes:
-        c = eval_conll(mode, docs)
         print(f"== mode={mode}")
-        name = "eng.testa" if args.conll_split == "testa" else "eng.train dev split"
-        print(f"CoNLL-2003 {name} ({len(docs)} docs, {c['words']} words; MISC excluded)")
-        for typ in ("PER", "ORG", "LOC", "micro"):
-            p, r, f = c[typ]
-            print(f"  {typ:<5} P={p:.3f} R={r:.3f} F1={f:.3f}")
-        print(f"  speed {c['wps']:,.0f} words/s (one core, CPU time)")
+        for case in args.cases.split(","):
+            c = eval_conll(mode, case_docs(docs, case))
+            print(f"CoNLL-2003 {name} {case} ({len(docs)} docs, {c['words']} words; MISC excluded)")
+            for typ in ("PER", "ORG", "LOC", "micro"):
+                p, r, f = c[typ]
+                print(f"  {typ:<5} P={p:.3f} R={r:.3f} F1={f:.3f}")
+            print(f"  speed {c['wps']:,.0f} words/s (one core, CPU time, batched)")
+        if not args.no_scaling:
+            print("Scaling on hostile input (CPU s at n, 2n, 4n characters; ratio to n)")
+            for kind, row in eval_scaling(mode):
+                t1 = row[0][1] or 1e-9
+                cells = ", ".join(f"{size:,}: {t:.2f} s (x{t / t1:.1f})" for size, t in row)
+                print(f"  {kind:<24} {cells}")
         if args.conll_only:
             continue
         a = eval_acled(mode, rows)

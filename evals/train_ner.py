@@ -10,6 +10,11 @@ tokens exactly as ``evals.entities`` and the pipeline present text (one sentence
 model sees document context and the newline tokens it meets at inference. ``--max-minutes`` stops
 the run after the first evaluation past a wall-clock budget (``model-best`` is saved by then).
 
+Case robustness: ``--lower P --upper P`` replace that share of training documents by their
+all-lower-case / ALL-CAPS copies (``newsflow.case_augmenter.v1``), and model selection then scores
+the dev documents in all three cases. ``--truecase PATH`` only writes the case table of
+``pipeline.truecase`` (word counts of the training part).
+
 ``--resume`` continues from saved weights (both components sourced) with a fresh optimiser, a
 fixed batch size and a lower learning rate; ``model-best`` is still picked on the held-out 10% of
 eng.train. ``--workdir`` keeps the run directory, so an interrupted run still leaves its best
@@ -109,7 +114,11 @@ path = ${paths.train}
 max_length = 0
 gold_preproc = false
 limit = 0
-augmenter = {"@augmenters":"spacy.lower_case.v1","level":0.05}
+
+[corpora.train.augmenter]
+@augmenters = "newsflow.case_augmenter.v1"
+lower = 0.05
+upper = 0.0
 
 [training]
 dev_corpus = "corpora.dev"
@@ -212,11 +221,14 @@ def iob1_spans(tags: list[str]) -> list[tuple[int, int, str]]:
     return spans
 
 
-def to_docbin(docs, nlp, path: Path, newlines: bool = True) -> None:
+def to_docbin(docs, nlp, path: Path, newlines: bool = True, cases: tuple[str, ...] = ("cased",)) -> None:
+    """``cases``: each document once per entry, as is ("cased"), "lower"-cased or "upper"-cased."""
     from spacy.tokens import Doc, DocBin, Span
 
+    change = {"cased": lambda w: w, "lower": str.lower, "upper": str.upper}
     db = DocBin()
-    for d in docs:
+    for case, d0 in ((c, d) for c in cases for d in docs):
+        d = [[(change[case](w), t) for w, t in s] for s in d0]
         words: list[str] = []
         spaces: list[bool] = []
         sent_starts: list[bool] = []
@@ -275,6 +287,30 @@ def _register_logger() -> None:
         return setup
 
 
+def _register_augmenter() -> None:
+    """``newsflow.case_augmenter.v1``: a training document is replaced, with probability ``lower``
+    by its all-lower-case copy and with probability ``upper`` by its ALL-CAPS copy (whole
+    documents, as feeds deliver them), so the model learns to find entities without case cues."""
+    import random
+
+    import spacy
+    from spacy.training import Example
+
+    @spacy.registry.augmenters("newsflow.case_augmenter.v1")
+    def case_augmenter(lower: float = 0.0, upper: float = 0.0):
+        def augment(nlp, example):
+            r = random.random()
+            if r >= lower + upper:
+                yield example
+                return
+            change = str.lower if r < lower else str.upper
+            data = example.to_dict()
+            data["token_annotation"]["ORTH"] = [change(t.text) for t in example.reference]
+            yield Example.from_dict(nlp.make_doc(change(example.text)), data)
+
+        return augment
+
+
 def _sourced(config: str, src: str) -> str:
     """The config with tok2vec and ner taken from the pipeline at ``src`` (their model sections
     dropped)."""
@@ -292,6 +328,36 @@ def _sourced(config: str, src: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def build_truecase(docs, path: Path) -> None:
+    """The case table of ``pipeline.truecase``: every word of ``docs`` (lower-cased), and when its most
+    frequent written form is not all lower case, that form, its count and the word's count.
+    Headline lines (ALL CAPS) and the first word of each line (capitalised by position) are not
+    counted."""
+    import gzip
+    from collections import Counter
+
+    from pipeline.truecase import _TOKEN, case_of
+
+    counts: dict[str, Counter[str]] = {}
+    for d in docs:
+        for sent in d:
+            line = " ".join(w for w, _ in sent)
+            if case_of(line) == "upper":
+                continue
+            for k, m in enumerate(_TOKEN.finditer(line)):
+                word = m.group(0)
+                c = counts.setdefault(word.lower(), Counter())
+                if k:
+                    c[word] += 1
+    lines = []
+    for word in sorted(counts):
+        form, n = counts[word].most_common(1)[0] if counts[word] else (word, 0)
+        total = sum(counts[word].values())
+        lines.append(f"{word}\t{form if form != word else ''}\t{n}\t{total}\n" if form != word else f"{word}\n")
+    # mtime=0: the same data gives the same bytes (and the same content hash in the model registry)
+    path.write_bytes(gzip.compress("".join(lines).encode("utf-8"), compresslevel=9, mtime=0))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     default_out = Path(__file__).resolve().parent.parent / "pipeline/models/ner_conll"
@@ -303,6 +369,10 @@ def main() -> None:
     ap.add_argument("--eval-frequency", type=int, default=None)
     ap.add_argument("--workdir", default=None, help="keep the run here (default: a temp dir)")
     ap.add_argument("--dropout", type=float, default=None)
+    ap.add_argument("--lower", type=float, default=0.05, help="share of training documents lower-cased")
+    ap.add_argument("--upper", type=float, default=0.0, help="share of training documents upper-cased")
+    ap.add_argument("--width", type=int, default=None, help="tok2vec width (new models only)")
+    ap.add_argument("--depth", type=int, default=None, help="tok2vec depth (new models only)")
     ap.add_argument(
         "--max-minutes",
         type=float,
@@ -311,6 +381,12 @@ def main() -> None:
     )
     ap.add_argument(
         "--no-newlines", action="store_true", help="join a document's sentences with spaces (default: one per line)"
+    )
+    ap.add_argument(
+        "--truecase",
+        default=None,
+        metavar="PATH",
+        help="only build the case table of pipeline.truecase (from the training part) at PATH",
     )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -321,6 +397,10 @@ def main() -> None:
     docs = read_conll(DATA / "conll2003" / "eng.train")
     n_dev = max(1, int(len(docs) * args.dev_share))
     train_docs, dev_docs = docs[:-n_dev], docs[-n_dev:]
+    if args.truecase:
+        build_truecase(train_docs, Path(args.truecase))
+        print(f"saved {args.truecase}")
+        return
     nlp = spacy.blank("en")
     overrides: dict[str, object] = {
         "training.max_steps": args.max_steps,
@@ -332,6 +412,12 @@ def main() -> None:
         overrides["training.dropout"] = args.dropout
     if args.eval_frequency is not None:
         overrides["training.eval_frequency"] = args.eval_frequency
+    overrides["corpora.train.augmenter.lower"] = args.lower
+    overrides["corpora.train.augmenter.upper"] = args.upper
+    if args.width is not None:
+        overrides["components.tok2vec.model.encode.width"] = args.width
+    if args.depth is not None:
+        overrides["components.tok2vec.model.encode.depth"] = args.depth
     config = CONFIG
     if args.resume:
         src = str(Path(args.resume).resolve())
@@ -342,10 +428,13 @@ def main() -> None:
         t = Path(args.workdir) if args.workdir else Path(tmp)
         t.mkdir(parents=True, exist_ok=True)
         to_docbin(train_docs, nlp, t / "train.spacy", newlines=not args.no_newlines)
-        to_docbin(dev_docs, nlp, t / "dev.spacy", newlines=not args.no_newlines)
+        # Model selection sees the dev documents in every case the training sees.
+        cases = ("cased",) + (("lower",) if args.lower > 0.05 else ()) + (("upper",) if args.upper else ())
+        to_docbin(dev_docs, nlp, t / "dev.spacy", newlines=not args.no_newlines, cases=cases)
         (t / "config.cfg").write_text(config)
         overrides.update({"paths.train": str(t / "train.spacy"), "paths.dev": str(t / "dev.spacy")})
         _register_logger()
+        _register_augmenter()
         try:
             train(t / "config.cfg", t / "out", overrides=overrides)
         except TimeUp as e:
@@ -354,15 +443,16 @@ def main() -> None:
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(t / "out" / "model-best", out)
-        # The saved pipeline must load without this module: plain console logger in its config.
+        # The saved pipeline must load without this module: plain console logger and no augmenter
+        # in its config.
         cfg = out / "config.cfg"
-        cfg.write_text(
-            re.sub(
-                r'"newsflow\.TimedConsoleLogger\.v1"\n(progress_bar = \w+)\nmax_minutes = \S+',
-                r'"spacy.ConsoleLogger.v1"\n\1',
-                cfg.read_text(),
-            )
+        text = re.sub(
+            r'"newsflow\.TimedConsoleLogger\.v1"\n(progress_bar = \w+)\nmax_minutes = \S+',
+            r'"spacy.ConsoleLogger.v1"\n\1',
+            cfg.read_text(),
         )
+        text = re.sub(r"\[corpora\.train\.augmenter\]\n(?:[^\[\n].*\n)*", "", text)
+        cfg.write_text(text)
     print(f"saved {out}")
 
 

@@ -14,9 +14,10 @@ from pipeline.classify import classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import DedupIndex, fingerprint
-from pipeline.entities import EntityResult, default_mode, extract, locate
+from pipeline.entities import DEFAULT_MODE, EntityResult, extract, locate
 from pipeline.model_registry import loaded
 from schemas import (
+    Abstention,
     ClassifiedArticle,
     CleanedArticle,
     Dedup,
@@ -44,11 +45,15 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
 
 
 def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
-    """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities")."""
-    result = extract(article.text, mode=mode)
+    """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities"). A language the
+    stage has no model for gives no entities and an abstention saying so."""
+    result = extract(article.text, mode=mode, language=article.language)
     tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
-    used = [m for m in loaded("entities") if not (m.name == "ner_conll" and (mode or default_mode()) == "fast")]
+    fast = (mode or DEFAULT_MODE) == "fast"
+    used = [m for m in loaded("entities") if not (m.name == "ner_conll" and fast)]
     tagged.models = [*article.models, *used]
+    if result.abstention:
+        tagged.abstentions = [*article.abstentions, Abstention(stage="entities", reason=result.abstention)]
     return tagged
 
 
@@ -87,7 +92,8 @@ class Enricher:
 
 def warm_up(entity_mode: str | None = None) -> None:
     """Load every model and gazetteer once, before a worker takes messages: the first article
-    would otherwise pay seconds of loading and stall the consumer's heartbeat."""
+    would otherwise pay seconds of loading and stall the consumer's heartbeat (and a missing
+    model fails here, before any message)."""
     sample = RawArticle(id="warm-up", title="Warm-up", body="Officials in Paris met on Monday. " * 5)
     Enricher(entity_mode=entity_mode)(sample)
     country_prior(sample.body or "")  # only consulted for event reports, so not loaded above

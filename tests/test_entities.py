@@ -158,3 +158,164 @@ def test_event_place_uses_prior_only_when_gazetteer_is_silent_or_prior_is_sure()
 def test_country_name_tagged_misc_is_a_place():
     res = extract("Rebels attacked an army base in northern Mali on Tuesday.", mode="accurate")
     assert main_location(res)[0] == "ML"
+
+
+# --------------------------------------------------------------------------- modes, model, language
+
+
+def test_unknown_mode_is_an_error():
+    with pytest.raises(ValueError, match="unknown entity mode"):
+        extract("Officials met in Paris.", mode="turbo")
+
+
+def test_missing_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch):
+    import pipeline.entities as ent
+
+    missing = tmp_path / "no_model_here"
+    monkeypatch.setattr(ent, "MODEL_DIR", missing)
+    ent._nlp.cache_clear()
+    try:
+        with pytest.raises(ent.NerModelError, match=str(missing)):
+            extract("Officials met in Paris.", mode="accurate")
+        # rules only when asked for: fast mode needs no model
+        assert any(m.text == "Paris" for m in extract("Officials met in Paris.", mode="fast").mentions)
+    finally:
+        ent._nlp.cache_clear()
+
+
+def test_broken_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch):
+    import pipeline.entities as ent
+
+    broken = tmp_path / "broken_model"
+    broken.mkdir()
+    (broken / "config.cfg").write_text("[nlp]\nlang = \n")
+    monkeypatch.setattr(ent, "MODEL_DIR", broken)
+    ent._nlp.cache_clear()
+    try:
+        with pytest.raises(ent.NerModelError, match="cannot be loaded"):
+            ent.load("accurate")
+    finally:
+        ent._nlp.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["accurate", "fast"])
+def test_language_without_a_model_abstains(mode):
+    text = "Anfang Mai legte das Kreuzfahrtschiff in Hamburg an. Die Impfstoffe kamen aus Mainz."
+    res = extract(text, mode=mode, language="de")
+    assert res.mentions == [] and res.index == [] and res.places == {}
+    assert res.abstention is not None and "'de'" in res.abstention
+    assert extract("Officials met in Paris.", mode=mode, language="en").abstention is None
+
+
+@pytest.mark.parametrize("mode", ["accurate", "fast"])
+def test_batch_equals_one_by_one(mode):
+    from pipeline.entities import extract_batch
+
+    texts = [
+        "Russian President Vladimir Putin met Recep Tayyip Erdogan in Moscow on Thursday.",
+        "Die Regierung in Berlin.",
+        "Protesters blocked roads in Tripoli, the second city of Lebanon, near Beirut.",
+    ]
+    langs = ["en", "de", None]
+    batch = extract_batch(texts, mode=mode, languages=langs)
+    for text, lang, res in zip(texts, langs, batch, strict=True):
+        one = extract(text, mode=mode, language=lang)
+        assert [(m.start, m.end, m.label) for m in res.mentions] == [(m.start, m.end, m.label) for m in one.mentions]
+        assert res.abstention == one.abstention
+
+
+def test_long_text_is_tagged_in_pieces_with_true_offsets():
+    from pipeline.entities import CHUNK_CHARS, _chunks
+
+    line = "Officials of the United Nations met in Geneva on Monday.\n"
+    text = line * (3 * CHUNK_CHARS // len(line)) + "x" * (CHUNK_CHARS + 7) + " tail"
+    pieces = list(_chunks(text))
+    assert "".join(p for _, p in pieces) == text
+    assert all(len(p) <= CHUNK_CHARS for _, p in pieces)
+    assert all(text[off : off + len(p)] == p for off, p in pieces)
+    res = extract(text, mode="accurate")
+    genevas = [m for m in res.mentions if m.text == "Geneva"]
+    assert len(genevas) == text.count("Geneva")
+    assert all(text[m.start : m.end] == m.text for m in res.mentions)
+
+
+def test_lower_and_upper_case_text_keep_entities():
+    text = "Vladimir Putin met Angela Merkel in Berlin on Friday, the Kremlin said."
+    for variant in (text.lower(), text.upper()):
+        res = extract(variant, mode="accurate")
+        found = {variant[m.start : m.end].lower() for m in res.mentions}
+        assert {"vladimir putin", "angela merkel", "berlin"} <= found, (variant, found)
+
+
+# --------------------------------------------------------------------------- linear work (issue 15)
+
+
+def _line_events(fn) -> int:
+    """Python lines executed inside ``pipeline/`` while ``fn`` runs: a deterministic measure of work
+    (the same input always gives the same count), so scaling is checked without timing."""
+    import sys
+
+    import pipeline
+
+    root = str(Path(pipeline.__file__).resolve().parent)
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code.co_filename.startswith(root) else None
+
+    sys.settrace(tracer)
+    try:
+        fn()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+HOSTILE = {
+    "breaking": lambda n: ("BREAKING NEWS " * (n // 14 + 1))[:n],
+    "capitalised": lambda n: " ".join(f"Word{k % 97} Town{k % 89}" for k in range(n // 15 + 1))[:n],
+    "possessives": lambda n: " ".join("Syria'sIdlib" for _ in range(n // 13 + 1))[:n],
+    "places": lambda n: " ".join(
+        f"Clashes in Aleppo{k} near Idlib (Ariha, Saraqib) on {k % 28 + 1} May." for k in range(n // 60 + 1)
+    )[:n],
+}
+
+
+@pytest.mark.parametrize("mode", ["fast", "accurate"])
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_extraction_work_grows_linearly(kind, mode):
+    make = HOSTILE[kind]
+    extract("warm-up in Paris", mode=mode)
+    small = _line_events(lambda: extract(make(3_000), mode=mode))
+    large = _line_events(lambda: extract(make(12_000), mode=mode))
+    # 4x the text: linear work is ~4x the lines (quadratic would be ~16x).
+    assert large <= 5.5 * small, (kind, mode, small, large)
+
+
+def test_patterns_have_bounded_reach():
+    """Repetition in every pattern is bounded, so a long run of capitalised words costs each match
+    attempt a bounded amount of backtracking (quadratic time before)."""
+    from pipeline.entities import _lexicon
+
+    lex = _lexicon()
+    run = " ".join(f"Word{k}" for k in range(500))
+    m = lex.name_span.search(run)
+    assert m is not None and len(m.group(0).split()) <= 8
+    m = lex.place_syntax.search(run + " village")
+    assert m is not None and len(m.group(3).split()) <= 6
+    m = lex.place_syntax.search("in " + ", ".join(f"Town{k}" for k in range(100)))
+    assert m is not None and m.group(1).count(",") <= 9
+
+
+def test_long_tagged_spans_are_not_names():
+    from pipeline.entities import MAX_NAME_CHARS
+
+    text = "BREAKING NEWS " * 400
+    for mode in ("accurate", "fast"):
+        assert all(m.end - m.start <= MAX_NAME_CHARS for m in extract(text, mode=mode).mentions)
