@@ -120,7 +120,8 @@ def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
     """Both halves, each scored with a country prior fitted on the *other* half only (two-fold
     cross-validation: the shipped prior, trained on every row, is never used here)."""
     from evals.train_country_prior import fit_model
-    from pipeline.entities import event_place, extract, main_location
+    from pipeline.entities import extract
+    from pipeline.event_location import event_place, main_location
     from pipeline.geo import gazetteer, haversine_km
 
     by_num = _iso2_by_numeric()

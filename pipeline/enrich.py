@@ -16,7 +16,8 @@ from pipeline.classify import classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import Seen, decide, fingerprint
-from pipeline.entities import EntityResult, extract, locate
+from pipeline.entities import EntityResult, extract
+from pipeline.event_location import locate
 from schemas import (
     ClassifiedArticle,
     CleanedArticle,
