@@ -16,6 +16,7 @@ from schemas.models import (
     RawArticle,
     Score,
     TaggedArticle,
+    place_key,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "RawArticle",
     "Score",
     "TaggedArticle",
+    "place_key",
 ]
