@@ -33,6 +33,7 @@ import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
 
 from evals import DATA  # noqa: E402
+from evals import geo as geo_eval  # noqa: E402
 from evals.train_ner import iob1_spans, read_conll  # noqa: E402
 
 TYPE_MAP = {"PERSON": "PER", "PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
@@ -189,6 +190,7 @@ def main() -> None:
                 f"ACLED 2020 {split:<4} n={s['n']}: country match {s['country']:.3f} "
                 f"(gazetteer alone {s['gazetteer']:.3f}), within 50 km {s['within50']:.3f}"
             )
+        geo_eval.report(mode, args.limit)  # transliteration variants, leave-one-region-out event location
 
 
 if __name__ == "__main__":

@@ -188,6 +188,15 @@ def print_loro(mode: str, res: dict[str, dict[str, float]]) -> None:
         print(f"  worst {k}: {worst[k][0]} {worst[k][1][k]:.3f}")
 
 
+def report(mode: str, limit: int | None = None) -> None:
+    """What ``make eval-entities`` prints for geo (``evals.entities`` calls it per mode)."""
+    res = eval_variants(read_variants())
+    print(f"Transliteration variants ({VARIANTS.name}): resolved within 50 km of the place they spell")
+    for k, s in res.items():
+        print(f"  {k:<28} n={int(s['n']):>4}  alone {s['alone']:.3f}  with country named {s['with_country']:.3f}")
+    print_loro(mode, eval_acled_loro(mode, acled_rows(limit)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=("fast", "accurate"), default="accurate")

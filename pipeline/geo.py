@@ -105,7 +105,7 @@ _FOLD_RULES = [
         (r"([b-df-hj-np-tv-z])\1+", r"\1"),  # Raqqa / Raqa, Tall / Tal
     )
 ]
-_FOLD_MIN_LEN = 3
+_FOLD_MIN_LEN = 4
 
 
 def fold(key: str) -> str:
@@ -135,8 +135,9 @@ class Gazetteer:
     def lookup(self, name: str) -> tuple[GeoEntry, ...]:
         return tuple(e for e, _ in self.by_name.get(norm(name), ()))
 
-    def candidates(self, name: str) -> tuple[tuple[GeoEntry, bool], ...]:
-        """Entries for a surface form, trying it without "district", "Town", "Municipality of"..."""
+    def candidates(self, name: str, variants: bool = True) -> tuple[tuple[GeoEntry, bool], ...]:
+        """Entries for a surface form, trying it without "district", "Town", "Municipality of"...,
+        then (``variants``) as a romanisation variant (``fold``)."""
         key = norm(name)
         cands = self.by_name.get(key)
         if cands:
@@ -150,7 +151,7 @@ class Gazetteer:
             rest = self.by_name.get(m.group(1), ())
             if rest:
                 return tuple(cp for cp in rest if cp[0].feature in ("country", "region", "admin"))
-        return self.variants(bare or key)
+        return self.variants(bare or key) if variants else ()
 
     def variants(self, key: str) -> tuple[tuple[GeoEntry, bool], ...]:
         """Places whose name is a romanisation variant of ``key`` (a ``norm`` key), by ``fold``; an
@@ -205,10 +206,18 @@ class Gazetteer:
         score: dict[str, float] = defaultdict(float)
         own: dict[str, dict[str, float]] = {}
         cands_of: dict[str, tuple[tuple[GeoEntry, bool], ...]] = {}
+        folded: set[str] = set()  # names found only as romanisation variants: they follow, never lead
         for code, w in demonym_countries:
             score[code] += 1.5 * w
         for name, w in names:
-            cands = self.candidates(name)
+            cands = self.candidates(name, variants=False)
+            if not cands and not name.isupper():
+                cands = self.candidates(name)
+                if cands:
+                    cands_of[name] = cands
+                    folded.add(name)
+                    own[name] = {}
+                continue
             if not cands:
                 continue
             country = next((c for c, _ in cands if c.feature == "country"), None)
@@ -247,6 +256,11 @@ class Gazetteer:
                 return near.get(id(c), 0.0) >= _NEAR
 
             supported = [(c, p) for c, p in cands if support(c) > 0.3]
+            if name in folded:  # a variant spelling: only in a country the article points to, or near its places
+                pool = supported or [(c, p) for c, p in cands if coherent(c)]
+                if pool:
+                    out[name] = max(pool, key=lambda cp: (cp[1], coherent(cp[0]), support(cp[0]), cp[0].population))[0]
+                continue
             if supported:
                 out[name] = max(
                     supported,

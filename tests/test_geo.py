@@ -96,7 +96,7 @@ def test_fold_file_agrees_with_fold():
     from pipeline.geo import fold
 
     gaz = gazetteer()
-    for name, cc in [("Deir ez-Zor", "SY"), ("Kharkiv", "UA"), ("Mosul", "IQ")]:
+    for name, cc in [("Deir ez-Zor", "SY"), ("Herat", "AF"), ("Mosul", "IQ")]:
         e = next(e for e in gaz.lookup(name) if e.country == cc and e.feature == "city")
         assert e in gaz.by_fold[fold(norm(name))]
 
