@@ -138,7 +138,8 @@ def sentence_location(result: EntityResult, text: str, span: tuple[int, int]) ->
     names: dict[str, float] = {}
     first: dict[str, int] = {}
     for m in result.mentions:
-        if m.label in ("GPE", "LOC") and span[0] <= m.start and m.end <= span[1]:
+        # GPE: places the entity stage resolved (an unresolved LOC is a road, a river or "US dollar").
+        if m.label == "GPE" and span[0] <= m.start and m.end <= span[1]:
             first.setdefault(m.text, m.start)
     for pos, name in _sentence_names(text, span):
         first.setdefault(name, pos)
