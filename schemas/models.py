@@ -8,11 +8,13 @@ are internal and may change between minor versions (see docs/consumers.md).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = "1.1"
 
@@ -102,6 +104,28 @@ class Place(_Model):
     lon: float | None = None
     feature: str | None = Field(default=None, description="country | city | admin | landmark")
     is_capital: bool = False
+    place_id: str | None = Field(
+        default=None,
+        description="join key: 'geonames:<geonameid>', else 'admin:<ISO2>:<folded name>' for an area GeoNames "
+        "ships no id for (see place_key)",
+    )
+
+    @model_validator(mode="after")
+    def _fill_place_id(self) -> Place:
+        if self.place_id is None:
+            self.place_id = place_key(self.name, self.country, self.geonameid)
+        return self
+
+
+def place_key(name: str, country: str | None, geonameid: int | None) -> str | None:
+    """Stable id of a resolved place: its GeoNames id, else (provinces and districts, which the
+    packaged gazetteer holds by name only) country plus accent- and case-folded name."""
+    if geonameid is not None:
+        return f"geonames:{geonameid}"
+    if not country:
+        return None
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).lower()
+    return f"admin:{country}:{re.sub(r'[^a-z0-9]+', '-', folded).strip('-')}"
 
 
 class EntityInfo(_Model):
@@ -134,6 +158,8 @@ class Location(_Model):
     name: str
     lat: float | None = None
     lon: float | None = None
+    geonameid: int | None = None
+    place_id: str | None = Field(default=None, description="the same join key as Place.place_id")
 
 
 class Event(_Model):

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.clean import clean
-from pipeline.entities import EntityResult, extract, locate, main_location
+from pipeline.entities import EntityResult, extract
+from pipeline.event_location import locate, main_location
 from schemas import Event, RawArticle
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_6b2718a8a06e0f9d.txt"
@@ -142,7 +143,7 @@ def test_dominant_namesake_wins_without_context():
 
 def test_event_place_uses_prior_only_when_gazetteer_is_silent_or_prior_is_sure():
     from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD
-    from pipeline.entities import event_place
+    from pipeline.event_location import event_place
 
     silent = extract("On 28 April 2020, protesters blocked the Qwertyville highway in both directions.")
     assert main_location(silent) == (None, None)

@@ -1,0 +1,211 @@
+"""Event location: where the event an article reports happens, from its resolved places.
+
+Kept apart from the entity stage: the classify stage calls it on the entity index the tagged
+article carries, so the entity stage stays about mentions and places, and the choice of the
+event's place (salience, the event sentence, the country prior) can change on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
+from pipeline.entities import EntityResult
+from pipeline.geo import gazetteer, place_id
+from schemas import Event, Location
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def main_country(result: EntityResult) -> str | None:
+    """The country the article is about: places and nationality words vote by salience."""
+    votes: dict[str, float] = {}
+    gaz = gazetteer()
+    for e in result.index:
+        if e.place is None and e.label in ("ORG", "MISC", "PERSON", "LOC"):
+            code = gaz.cue(e.name)
+            if code:  # one-country actors ("Taliban", "OSCE SMM"): weak votes
+                votes[code] = votes.get(code, 0.0) + 0.3 * e.salience
+            continue
+        if e.place is None or not e.place.country:
+            continue
+        w = e.salience * (0.5 if e.label == "NORP" else 1.0)
+        votes[e.place.country] = votes.get(e.place.country, 0.0) + w
+    return max(votes, key=lambda c: votes[c]) if votes else None
+
+
+def main_location(
+    result: EntityResult, country: str | None = None, span: tuple[int, int] | None = None
+) -> tuple[str | None, Location | None]:
+    """The story's main place: the most salient city/province in the main country (or ``country``),
+    preferring one named inside ``span`` (the event sentence), else that country."""
+    country = country or main_country(result)
+    if country is None:
+        return None, None
+    local = [
+        e
+        for e in result.index
+        if e.place
+        and e.label == "GPE"
+        and e.place.country == country
+        and e.place.feature in ("city", "admin")
+        and e.place.lat is not None
+    ]
+    chosen = local[0] if local else None
+    if span is not None and local:
+        # The index is sorted by salience: the first local place with a mention in the sentence.
+        inside = {m.canonical or m.text for m in result.mentions if span[0] <= m.start and m.end <= span[1]}
+        chosen = next((e for e in local if e.name in inside), chosen)
+    if chosen is None:
+        geo = gazetteer().countries.get(country)
+        if geo is None:
+            return country, None
+        return country, Location(
+            name=geo.name, lat=geo.lat, lon=geo.lon, geonameid=geo.geonameid, place_id=place_id(geo)
+        )
+    p = chosen.place
+    assert p is not None  # ``local`` only holds entities with a place
+    return country, Location(name=p.name, lat=p.lat, lon=p.lon, geonameid=p.geonameid, place_id=p.place_id)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
+
+
+@lru_cache(maxsize=1)
+def _triggers() -> re.Pattern[str]:
+    words = [w.strip() for w in (DATA_DIR / "event_triggers.txt").read_text(encoding="utf-8").splitlines()]
+    stems = sorted({w for w in words if w and not w.startswith("#")}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")", re.IGNORECASE)
+
+
+def event_sentence(text: str) -> tuple[int, int] | None:
+    """Character span of the sentence that reports the event: the one with the most event words
+    (attack, killed, protest, shelled...), the earliest on a tie; None when no sentence has one."""
+    best: tuple[int, int] | None = None
+    best_n = 0
+    pos = 0
+    pattern = _triggers()
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.start() if m else len(text)
+        n = len(pattern.findall(text, pos, end))
+        if n > best_n:
+            best, best_n = (pos, end), n
+        if m is not None:
+            pos = m.end()
+    return best
+
+
+# Place syntax inside the event sentence: "in Leon de los Aldama, Guanajuato", "near X", "(Banh,
+# Loroum)", "between X and Y". Whatever stands there is tried against the gazetteer even when the
+# tagger called it a person or missed it.
+_LINK = r"(?:de|del|de la|de los|de las|da|do|dos|das|di|du|des|la|le|el|al|ad|ar|as|az|ash|ez|es|en|of|the|bin)"
+_NAME = rf"[A-Z][\w'’‘`-]*(?: (?:{_LINK} )?[A-Z0-9][\w'’‘`-]*)*"
+_PLACE_SYNTAX = re.compile(
+    rf"(?:\b(?:[Ii]n|near|at|around|outside|from|towards?|between|and|of|villages?|towns?|city|district)\s+"
+    rf"|, |\(|/)(?:the )?({_NAME})"
+)
+
+
+@lru_cache(maxsize=1)
+def _not_names() -> frozenset[str]:
+    """Capitalised words that start a phrase but are not names (``pipeline/data/event_place_stop.txt``)."""
+    lines = (DATA_DIR / "event_place_stop.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines if not line.startswith("#") for w in line.split())
+
+
+def _sentence_names(text: str, span: tuple[int, int]) -> list[tuple[int, str]]:
+    """(offset, name) of every name in place syntax inside ``span``."""
+    out = []
+    for m in _PLACE_SYNTAX.finditer(text, span[0], span[1]):
+        name = m.group(1)
+        words = name.split()
+        while words and words[0] in _not_names():
+            words = words[1:]
+        if words:
+            out.append((m.start(1) + name.find(words[0]), " ".join(words)))
+    return out
+
+
+def sentence_location(result: EntityResult, text: str, span: tuple[int, int]) -> tuple[str | None, Location | None]:
+    """The event sentence's own place: its place names (tagged, or in place syntax) resolved together
+    with the article's places and nationality words; the earliest one in the winning country that
+    is a town or province is the location (ACLED-style "in Town, Province"), else the article's
+    most salient place there (``main_location``)."""
+    gaz = gazetteer()
+    names: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for m in result.mentions:
+        # GPE: places the entity stage resolved (an unresolved LOC is a road, a river or "US dollar").
+        if m.label == "GPE" and span[0] <= m.start and m.end <= span[1]:
+            first.setdefault(m.text, m.start)
+    for pos, name in _sentence_names(text, span):
+        first.setdefault(name, pos)
+    for name in first:
+        names[name] = names.get(name, 0.0) + 2.0
+    votes: list[tuple[str, float]] = []
+    for e in result.index:
+        if e.label in ("GPE", "LOC") and e.place is not None:
+            names[e.name] = names.get(e.name, 0.0) + 1.0 + e.salience
+        elif e.label == "NORP" and e.place is not None and e.place.country:
+            votes.append((e.place.country, e.salience))
+        elif e.label in ("ORG", "MISC", "PERSON", "LOC") and (code := gaz.cue(e.name)):
+            votes.append((code, 0.5 * e.salience))
+    if not first:
+        return main_location(result)
+    resolved, ranked = gaz.resolve_many(list(names.items()), votes)
+    # The country: the best-supported one among those the sentence's resolved names lie in.
+    here = {g.country for n, g in resolved.items() if n in first}
+    country = next((c for c, _ in ranked if c in here), None)
+    if country is None:
+        return main_location(result)
+    for name in sorted(first, key=lambda n: first[n]):
+        g = resolved.get(name)
+        if g is not None and g.country == country and g.feature in ("city", "admin") and g.lat is not None:
+            return country, Location(name=g.name, lat=g.lat, lon=g.lon, geonameid=g.geonameid, place_id=place_id(g))
+    return main_location(result, country)
+
+
+def event_place(
+    result: EntityResult,
+    text: str,
+    prior: Callable[[str], tuple[str | None, float]] = country_prior,
+    use_sentence: bool = True,
+) -> tuple[str | None, Location | None]:
+    """Where an event report happens: the place the event sentence names (``event_sentence``,
+    ``sentence_location``), else the article's most salient place (``main_location``); the country
+    prior (``pipeline.country_prior``) replaces the country when it is sure of another one
+    (``PRIOR_OVERRIDE``) or when no place resolved and it clears ``PRIOR_THRESHOLD``. Thresholds
+    chosen by cross-validation on ACLED (``python -m evals.geo``)."""
+    span = event_sentence(text) if use_sentence and text else None
+    country, location = sentence_location(result, text, span) if span is not None else main_location(result)
+    guess, p = prior(text) if text else (None, 0.0)
+    if not guess or guess == country:
+        return country, location
+    if (country is None and p >= PRIOR_THRESHOLD) or (p >= PRIOR_OVERRIDE and guess in _possible(result, text, span)):
+        return main_location(result, guess, span=span)
+    return country, location
+
+
+def _possible(result: EntityResult, text: str, span: tuple[int, int] | None) -> set[str]:
+    """Every country some reading of the article's place names, nationality words or actors lies in:
+    the prior may overrule the gazetteer's choice among these, never invent a country the text
+    gives no hint of (it knows only the countries of its training rows)."""
+    gaz = gazetteer()
+    names = {e.name for e in result.index if e.label in ("GPE", "LOC")}
+    names |= {m.text for m in result.mentions if m.label in ("GPE", "LOC")}
+    if span is not None:
+        names |= {n for _, n in _sentence_names(text, span)}
+    out = {c.country for n in names for c, _ in gaz.candidates(n)}
+    out |= {e.place.country for e in result.index if e.label == "NORP" and e.place and e.place.country}
+    out |= {code for e in result.index if (code := gaz.cue(e.name))}
+    return out
+
+
+def locate(event: Event | None, result: EntityResult, text: str = "") -> Event | None:
+    if event is None:
+        return None
+    country, location = event_place(result, text)
+    return event.model_copy(update={"country": country, "location": location})

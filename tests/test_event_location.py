@@ -1,0 +1,45 @@
+"""Event location: the place the event sentence names, not only the most salient one."""
+
+from __future__ import annotations
+
+from pipeline.entities import extract
+from pipeline.event_location import event_place, event_sentence, main_location, sentence_location
+
+
+def _no_prior(_text: str) -> tuple[str | None, float]:
+    return None, 0.0
+
+
+def test_event_sentence_is_the_one_with_event_words():
+    text = "Officials met in Damascus on Monday. On Tuesday, shelling killed three people in Kafr Nabl."
+    span = event_sentence(text)
+    assert span is not None and text[span[0] : span[1]].startswith("On Tuesday, shelling")
+    assert event_sentence("The weather was fine. Markets opened.") is None
+
+
+def test_location_comes_from_the_event_sentence():
+    text = (
+        "Damascus officials met in Damascus on Monday and Damascus television said the talks in Damascus went well. "
+        "On Tuesday, shelling killed three people in Homs."
+    )
+    res = extract(text, mode="fast")
+    assert main_location(res)[1].name == "Damascus"  # the most salient place
+    country, loc = event_place(res, text, prior=_no_prior)
+    assert country == "SY" and loc is not None and loc.name == "Homs"
+    assert loc.place_id == f"geonames:{loc.geonameid}"
+    assert event_place(res, text, prior=_no_prior, use_sentence=False)[1].name == "Damascus"
+
+
+def test_place_syntax_counts_even_when_the_tagger_missed_it():
+    text = "On 4 May 2020, in Leon de los Aldama, Guanajuato, two police officers were shot and injured."
+    res = extract(text, mode="fast")
+    span = event_sentence(text)
+    assert span is not None
+    country, loc = sentence_location(res, text, span)
+    assert country == "MX" and loc is not None and loc.name.startswith("Le")
+
+
+def test_no_place_no_guess():
+    text = "On Tuesday, protesters blocked a road near the Qwertyville junction."
+    res = extract(text, mode="fast")
+    assert event_place(res, text, prior=_no_prior) == (None, None)
