@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.clean import TIME_BUDGET_S, clean, split_glued
+from pipeline.enrich import clean_step
 from schemas import RawArticle
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
@@ -347,3 +349,27 @@ def test_html_long_reader_comments_dropped_and_header_marker_ignored() -> None:
     r = clean(RawArticle(id="c", html=html))
     assert all(s in r.text for s in ARTICLE_SENTENCES)
     assert "wasted our money" not in r.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Briefs: one-sentence items, datelines, flashes. Each must come out with its text (issue 13/16).
+
+BRIEFS = [json.loads(line) for line in (FIXTURES / "briefs.jsonl").read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_brief_corpus_is_big_and_varied() -> None:
+    assert len(BRIEFS) >= 30
+    lengths = [len(b["keep"]) for b in BRIEFS]
+    assert min(lengths) < 60 + 20 and max(lengths) <= 300
+    openers = " ".join(b["keep"][:12] for b in BRIEFS)
+    for marker in ("BREAKING:", "UPDATE 2-", "FLASH:", "(Reuters) -"):
+        assert marker in openers or any(marker in (b["body"] or "") for b in BRIEFS)
+
+
+@pytest.mark.parametrize("brief", BRIEFS, ids=[f"brief{i:02d}" for i in range(len(BRIEFS))])
+def test_brief_keeps_its_text(brief: dict[str, str | None]) -> None:
+    raw = RawArticle(id="brief", title=brief["title"], body=brief["body"])
+    r = clean(raw)
+    assert brief["keep"] in r.text, (r.text, r.notes)
+    cleaned = clean_step(raw)
+    assert brief["keep"] in cleaned.text
