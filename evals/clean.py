@@ -26,7 +26,8 @@ metadata for comparison) against fundus titles and crawl dates and readability t
 
 Time: median and p99 wall time per page of each system (one process, one thread).
 
-Usage: ``python -m evals.clean [--limit N] [--worst K] [--sets l3s,fundus,readability]``.
+Usage: ``python -m evals.clean [--limit N] [--worst K] [--sets l3s,fundus,readability] [--save DIR | --load DIR]``
+(``--save``/``--load``: measure the sets in separate processes, then report them together).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import pickle
 import re
 import statistics
 import sys
@@ -43,6 +45,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from evals import DATA
@@ -84,7 +87,7 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def load_pages(sets: tuple[str, ...], limit: int | None = None) -> Iterator[Page]:
+def load_pages(sets: tuple[str, ...], limit: int | None = None, shard: tuple[int, int] = (0, 1)) -> Iterator[Page]:
     for name in sets:
         rows: list[Page] = []
         if name == "l3s":
@@ -101,7 +104,8 @@ def load_pages(sets: tuple[str, ...], limit: int | None = None) -> Iterator[Page
                 extra = {k: r.get(k) for k in ("crawl_date", "lang")}
                 rows.append(Page(name, r["id"], html, r["body"], r.get("title"), extra))
         rows.sort(key=lambda p: p.id)
-        yield from rows[:limit] if limit else rows
+        rows = rows[:limit] if limit else rows
+        yield from rows[shard[0] :: shard[1]]
 
 
 def p99(values: list[float]) -> float:
@@ -129,59 +133,123 @@ def _norm_title(text: str | None) -> str:
     return " ".join(_TOKEN.findall(text))
 
 
-def main(argv: list[str] | None = None) -> int:
+SYSTEMS = ("trafilatura default", "trafilatura precision")
+
+
+@dataclass
+class Collected:
+    """Everything the report needs from one run over some sets (picklable, for ``--save``/``--load``)."""
+
+    scores: dict[tuple[str, str], list[tuple[float, float, float]]] = field(default_factory=lambda: defaultdict(list))
+    times: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    per_page: dict[tuple[str, str], dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    grid_rows: dict[str, list[tuple[Counter[str], Any]]] = field(default_factory=lambda: defaultdict(list))
+    langs: dict[str, str] = field(default_factory=dict)
+    meta_rows: list[tuple[Page, Any, Any]] = field(default_factory=list)
+
+
+def collect(sets: tuple[str, ...], limit: int | None, shard: tuple[int, int] = (0, 1)) -> Collected:
     import trafilatura
 
     from pipeline import clean_html as ch
     from pipeline.clean import clean
     from schemas import RawArticle
 
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--limit", type=int, default=None, help="only the first N pages of each set")
-    ap.add_argument("--worst", type=int, default=0, help="list the K pages per set where the clean stage loses most")
-    ap.add_argument("--sets", default=",".join(SETS))
-    args = ap.parse_args(argv)
-    sets = tuple(s for s in args.sets.split(",") if s)
-
     systems: dict[str, Callable[[str], str]] = {
-        "trafilatura default": lambda h: trafilatura.extract(h) or "",
-        "trafilatura precision": lambda h: trafilatura.extract(h, favor_precision=True) or "",
+        SYSTEMS[0]: lambda h: trafilatura.extract(h) or "",
+        SYSTEMS[1]: lambda h: trafilatura.extract(h, favor_precision=True) or "",
     }
-    scores: dict[tuple[str, str], list[tuple[float, float, float]]] = defaultdict(list)
-    times: dict[tuple[str, str], list[float]] = defaultdict(list)
-    per_page: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    grid_rows: dict[str, list[tuple[Page, ch.Candidates]]] = defaultdict(list)
-    langs: dict[str, str] = {}
-    meta_rows: list[tuple[Page, Any, Any]] = []
-
+    out = Collected()
     warm = next(load_pages(sets[:1], 1))
     for fn in systems.values():  # load every lazy model and table once, outside the timings
         fn(warm.html)
     clean(RawArticle(id=warm.id, html=warm.html))
-    for page in load_pages(sets, args.limit):
+    for page in load_pages(sets, limit, shard):
         for name, fn in systems.items():
             t0 = time.perf_counter()
-            out = fn(page.html)
-            times[(name, page.set)].append(time.perf_counter() - t0)
-            s = prf(out, page.gold)
-            scores[(name, page.set)].append(s)
-            per_page[(name, page.set)][page.id] = s[2]
+            text = fn(page.html)
+            out.times[(name, page.set)].append(time.perf_counter() - t0)
+            s = prf(text, page.gold)
+            out.scores[(name, page.set)].append(s)
+            out.per_page[(name, page.set)][page.id] = s[2]
         t0 = time.perf_counter()
         cand = ch.extraction_candidates(page.html)
         try:
             ours = clean(RawArticle(id=page.id, html=page.html), candidates=cand).text
         except ValueError:
             ours = ""
-        times[("clean stage", page.set)].append(time.perf_counter() - t0)
+        out.times[("clean stage", page.set)].append(time.perf_counter() - t0)
         s = prf(ours, page.gold)
-        scores[("clean stage", page.set)].append(s)
-        per_page[("clean stage", page.set)][page.id] = s[2]
-        grid_rows[page.set].append((page, cand))
+        out.scores[("clean stage", page.set)].append(s)
+        out.per_page[("clean stage", page.set)][page.id] = s[2]
+        out.grid_rows[page.set].append((tokens(page.gold), cand))
         if page.set == "fundus":
-            langs[page.id] = gold_language(page.gold)
+            out.langs[page.id] = gold_language(page.gold)
         if page.set in ("fundus", "readability"):
-            meta_rows.append((page, cand.meta, trafilatura.extract_metadata(page.html)))
+            light = Page(page.set, page.id, "", page.gold, page.title, page.extra)
+            out.meta_rows.append((light, cand.meta, trafilatura.extract_metadata(page.html)))
+    return out
 
+
+def merge(parts: list[Collected]) -> Collected:
+    out = Collected()
+    for part in parts:
+        for k, v in part.scores.items():
+            out.scores[k].extend(v)
+        for k, t in part.times.items():
+            out.times[k].extend(t)
+        for k, d in part.per_page.items():
+            out.per_page[k].update(d)
+        for set_name, rows in part.grid_rows.items():
+            out.grid_rows[set_name].extend(rows)
+        out.langs.update(part.langs)
+        out.meta_rows.extend(part.meta_rows)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--limit", type=int, default=None, help="only the first N pages of each set")
+    ap.add_argument("--worst", type=int, default=0, help="list the K pages per set where the clean stage loses most")
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--save", type=Path, default=None, help="write what was measured to DIR/<set>.pkl")
+    ap.add_argument("--shard", default="0/1", help="K/N: measure every N-th page from the K-th (with --save)")
+    ap.add_argument("--load", type=Path, default=None, help="report from DIR/<set>[.KofN].pkl instead of measuring")
+    args = ap.parse_args(argv)
+    sets = tuple(s for s in args.sets.split(",") if s)
+
+    k, n = (int(x) for x in args.shard.split("/"))
+    suffix = f".{k}of{n}" if n > 1 else ""
+    if args.load:
+        files = [f for s in sets for f in sorted(args.load.glob(f"{s}.*pkl")) if f.name.split(".")[0] == s]
+        c = merge([pickle.loads(f.read_bytes()) for f in files])
+    else:
+        c = merge([collect((s,), args.limit, (k, n)) for s in sets])
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            for s in sets:
+                part = Collected()
+                part.scores.update({k: v for k, v in c.scores.items() if k[1] == s})
+                part.times.update({k: v for k, v in c.times.items() if k[1] == s})
+                part.per_page.update({k: v for k, v in c.per_page.items() if k[1] == s})
+                part.grid_rows[s] = c.grid_rows[s]
+                part.langs.update(c.langs if s == "fundus" else {})
+                part.meta_rows.extend(r for r in c.meta_rows if r[0].set == s)
+                (args.save / f"{s}{suffix}.pkl").write_bytes(pickle.dumps(part))
+    report(c, sets, args.worst)
+    return 0
+
+
+def report(c: Collected, sets: tuple[str, ...], worst: int) -> None:
+    scores, times, per_page, grid_rows, langs, meta_rows = (
+        c.scores,
+        c.times,
+        c.per_page,
+        c.grid_rows,
+        c.langs,
+        c.meta_rows,
+    )
+    systems = SYSTEMS
     names = [*systems, "clean stage"]
     print("Clean-stage eval: bag-of-tokens (multiset) P/R/F1, macro-averaged over pages")
     print(f"{'set':12} {'system':22} {'n':>4} {'P':>6} {'R':>6} {'F1':>6} {'median ms':>10} {'p99 ms':>8}")
@@ -221,13 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     if meta_rows:
         _metadata_report(meta_rows)
 
-    if args.worst:
+    if worst:
         for s in sets:
             base = {pid: max(per_page[(n, s)][pid] for n in systems) for pid in per_page[("clean stage", s)]}
-            diffs = sorted(per_page[("clean stage", s)].items(), key=lambda kv: kv[1] - base[kv[0]])[: args.worst]
+            diffs = sorted(per_page[("clean stage", s)].items(), key=lambda kv: kv[1] - base[kv[0]])[:worst]
             for pid, f in diffs:
                 print(f"  {s} {pid} clean F1={f:.3f} best trafilatura F1={base[pid]:.3f}")
-    return 0
 
 
 def set_f1(rows: list[tuple[Counter[str], Any]], params: Any) -> float:
@@ -269,10 +336,9 @@ def choose(rows_by_set: dict[str, list[tuple[Counter[str], Any]]], on: list[str]
     return params
 
 
-def _leave_one_out(grid_rows: dict[str, list[tuple[Page, Any]]], sets: tuple[str, ...]) -> None:
+def _leave_one_out(rows_by_set: dict[str, list[tuple[Counter[str], Any]]], sets: tuple[str, ...]) -> None:
     from pipeline import clean_html as ch
 
-    rows_by_set = {s: [(tokens(p.gold), c) for p, c in grid_rows[s]] for s in sets}
     memo: dict[Any, float] = {}
     shipped = ch.Params()
     print(f"choices: {', '.join(f'{k} {v}' for k, v in ch.CHOICES.items())}")

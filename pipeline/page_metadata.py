@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lxml import html as lxml_html
-
 # schema.org types whose object is the article itself (not the page, breadcrumb or organisation).
 _ARTICLE_TYPES = frozenset(
     [
@@ -227,9 +225,12 @@ def from_tree(tree: Any) -> PageMetadata:
 
 
 def page_metadata(html: str) -> PageMetadata:
-    """Parse ``html`` and read its metadata; an unparsable page gives empty metadata."""
+    """Parse ``html`` (with trafilatura's parser, as the clean stage does) and read its metadata; an
+    unparsable page gives empty metadata."""
+    from trafilatura.utils import load_html
+
     try:
-        tree = lxml_html.fromstring(html)
-    except (ValueError, TypeError, lxml_html.etree.ParserError):
-        return PageMetadata(source={})
-    return from_tree(tree)
+        tree = load_html(html)
+    except (ValueError, TypeError):
+        tree = None
+    return from_tree(tree) if tree is not None else PageMetadata(source={})

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.clean import TIME_BUDGET_S, clean, split_glued
 from pipeline.enrich import clean_step
+from pipeline.page_metadata import page_metadata
 from schemas import RawArticle
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
@@ -373,3 +374,63 @@ def test_brief_keeps_its_text(brief: dict[str, str | None]) -> None:
     assert brief["keep"] in r.text, (r.text, r.notes)
     cleaned = clean_step(raw)
     assert brief["keep"] in cleaned.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Modern pages: metadata from JSON-LD, the articleBody filter, explainable removals.
+
+
+def test_page_metadata_from_json_ld() -> None:
+    md = page_metadata((FIXTURES / "modern_page.html").read_text(encoding="utf-8"))
+    assert md.title == "Fähre zur Insel fährt wieder"  # JSON-LD headline wins over og:title and <title>
+    assert md.author == "Anna Beispiel, Jan Muster"
+    assert md.published == datetime(2024, 5, 3, 7, 15, tzinfo=UTC)
+    assert md.language == "de"
+    assert md.article_body and md.article_body.startswith("Nach drei Wochen")
+
+
+def test_page_metadata_falls_back_to_opengraph_and_time() -> None:
+    html = (
+        '<html lang="fr"><head><meta property="og:title" content="Le tram arrive">'
+        '<meta name="author" content="By Marie Dupont"></head><body><h1>Autre titre</h1>'
+        '<time datetime="2023-11-02T18:00:00Z">2 novembre</time><p>Texte.</p></body></html>'
+    )
+    md = page_metadata(html)
+    assert md.title == "Le tram arrive"
+    assert md.author == "Marie Dupont"
+    assert md.published == datetime(2023, 11, 2, 18, 0, tzinfo=UTC)
+    assert md.language == "fr"
+
+
+def test_modern_page_text_metadata_and_removals() -> None:
+    html = (FIXTURES / "modern_page.html").read_text(encoding="utf-8")
+    r = clean(RawArticle(id="m", html=html))
+    assert r.title == "Fähre zur Insel fährt wieder"
+    assert r.author == "Anna Beispiel, Jan Muster"
+    assert r.published_at == datetime(2024, 5, 3, 7, 15, tzinfo=UTC)
+    assert r.language == "de"
+    for kept in ("Nach drei Wochen Pause", "Ersatzteil aus Norwegen", "achtzig Fahrgäste", "zweites Schiff"):
+        assert kept in r.text
+    assert "Abo testen" not in r.text  # not in the publisher's own articleBody
+    assert "Lesen Sie auch" not in r.text
+    rules = {x.rule for x in r.removals}
+    assert "html_not_in_json_ld" in rules and "html_related_link" in rules
+    promo = next(x for x in r.removals if x.rule == "html_not_in_json_ld")
+    assert promo.preview.startswith("Jetzt unser Abo") and promo.chars > len(promo.preview)
+
+
+def test_removals_travel_on_the_cleaned_record() -> None:
+    cleaned = clean_step(RawArticle(id="t", title="Council backs tram extension", body=f"2 min read\n{PARA1}\n{PARA2}"))
+    assert [(x.rule, x.chars, x.preview) for x in cleaned.clean_removals] == [("read_time", 10, "2 min read")]
+
+
+def test_caption_lines_dropped_on_html_pages() -> None:
+    paras = "".join(f"<p>{s}</p>" for s in ARTICLE_SENTENCES)
+    html = (
+        f"<html><head><title>Ferry</title></head><body><article><p>Crowds on the quay. "
+        f"Photo: Jane Doe/Reuters</p>{paras}<p>STR/AFP via Getty Images</p></article></body></html>"
+    )
+    r = clean(RawArticle(id="c", html=html))
+    assert all(s in r.text for s in ARTICLE_SENTENCES)
+    assert "Getty" not in r.text and "Jane Doe" not in r.text
+    assert "html_caption" in {x.rule for x in r.removals}
