@@ -314,7 +314,7 @@ def set_f1(rows: list[tuple[Counter[str], Any]], params: Any) -> float:
 
 def choose(rows_by_set: dict[str, list[tuple[Counter[str], Any]]], on: list[str], memo: dict[Any, float]) -> Any:
     """Coordinate search over ``clean_html.CHOICES`` from the shipped ``Params``: each choice in turn
-    takes the value with the best mean F1 over the sets ``on``; two sweeps."""
+    takes the value with the best mean F1 over the sets ``on`` (one sweep, ties keep the shipped value)."""
     import dataclasses
 
     from pipeline import clean_html as ch
@@ -328,11 +328,10 @@ def choose(rows_by_set: dict[str, list[tuple[Counter[str], Any]]], on: list[str]
         return out / len(on)
 
     params = ch.Params()
-    for _ in range(2):
-        for key, values in ch.CHOICES.items():
-            current = getattr(params, key)  # listed first, so a tie keeps it
-            ordered = [current] + [v for v in values if v != current]
-            params = max((dataclasses.replace(params, **{key: v}) for v in ordered), key=score)
+    for key, values in ch.CHOICES.items():
+        current = getattr(params, key)  # listed first, so a tie keeps it
+        ordered = [current] + [v for v in values if v != current]
+        params = max((dataclasses.replace(params, **{key: v}) for v in ordered), key=score)
     return params
 
 
@@ -365,10 +364,9 @@ def _metadata_report(rows: list[tuple[Page, Any, Any]]) -> None:
         n = len(sub)
         ours_t = sum(_norm_title(m.title) == _norm_title(p.title) for p, m, _ in sub)
         traf_t = sum(_norm_title(getattr(t, "title", None)) == _norm_title(p.title) for p, _, t in sub)
-        print(
-            f"{SET_NAMES[s]:12} title exact (normalised): ours {ours_t}/{n} = {ours_t / n:.3f}; "
-            f"trafilatura {traf_t}/{n} = {traf_t / n:.3f}"
-        )
+        has_traf = any(t is not None for _, _, t in sub)
+        traf_note = f"; trafilatura {traf_t}/{n} = {traf_t / n:.3f}" if has_traf else ""
+        print(f"{SET_NAMES[s]:12} title exact (normalised): ours {ours_t}/{n} = {ours_t / n:.3f}{traf_note}")
         if s == "fundus":
 
             def within(d: datetime | str | None, crawl: str | None) -> tuple[bool, bool]:
@@ -380,7 +378,7 @@ def _metadata_report(rows: list[tuple[Page, Any, Any]]) -> None:
 
             ours_d = [within(m.published, p.extra.get("crawl_date")) for p, m, _ in sub]
             traf_d = [within(getattr(t, "date", None), p.extra.get("crawl_date")) for p, _, t in sub]
-            for label, d in (("ours", ours_d), ("trafilatura", traf_d)):
+            for label, d in (("ours", ours_d), ("trafilatura", traf_d))[: 2 if has_traf else 1]:
                 found = sum(x[0] for x in d)
                 ok = sum(x[1] for x in d)
                 print(

@@ -269,7 +269,7 @@ class Params:
     """The clean stage's tunable choices. Each was chosen on two dev sets and checked on the third
     (``make eval-clean`` prints the leave-one-set-out figures; README "Clean")."""
 
-    tables: str = "prose"
+    tables: str = "keep"
     json_ld_filter: bool = True
     json_ld_min_share: float = 0.7
     captions: bool = True
