@@ -30,7 +30,7 @@ from schemas import (
 
 def clean_step(raw: RawArticle) -> CleanedArticle:
     r = clean(raw)
-    if not r.text.strip():
+    if not r.text.strip() and not (r.title or "").strip():  # a headline-only item is news: title counts as text
         raise ValueError("no article text left after cleaning")
     data = raw.model_dump()
     data.update(
@@ -40,6 +40,7 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
         author=r.author or (raw.feed.author if raw.feed else None),  # the listing feed's byline (issue 14)
         published_at=r.published_at,
         clean_notes=r.notes,
+        clean_removals=[{"rule": x.rule, "chars": x.chars, "preview": x.preview} for x in r.removals],
         html=None,
     )
     return CleanedArticle.model_validate(data)

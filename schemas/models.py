@@ -73,8 +73,19 @@ class Abstention(_Model):
     reason: str
 
 
+class CleanRemoval(_Model):
+    """A span the clean stage dropped: which rule, how many characters, how it began."""
+
+    rule: str
+    chars: int = Field(ge=0)
+    preview: str = ""
+
+
 class CleanedArticle(RawArticle):
-    """After the clean stage: ``text`` is the text every later offset refers to."""
+    """After the clean stage: ``text`` is the text every later offset refers to.
+
+    ``clean_removals`` says what the clean stage's own rules took out of the extracted text and why
+    (what the main-content extractor left out of the page is not listed span by span)."""
 
     text: str = ""
     language: str | None = None
@@ -82,6 +93,7 @@ class CleanedArticle(RawArticle):
     clean_notes: list[str] = Field(default_factory=list)
     models: list[ModelRef] = Field(default_factory=list)
     abstentions: list[Abstention] = Field(default_factory=list)
+    clean_removals: list[CleanRemoval] = Field(default_factory=list)
 
 
 class Mention(_Model):

