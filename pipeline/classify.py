@@ -4,32 +4,38 @@ Model
     Three linear heads over one TF-IDF vocabulary (word unigrams + bigrams, sublinear tf, l2), all
     in ``pipeline/models/classify_model.npz`` (plain numpy arrays, loaded with
     ``allow_pickle=False`` once per process). Inference is a sparse dot product in numpy; no
-    scikit-learn object is unpickled. Retrain with
-    ``python -m evals.train_classify --bbc DIR --acled CSV``; measure with ``python -m evals.classify``.
+    scikit-learn object is unpickled. Retrain with ``python -m evals.train_classify``; measure with
+    ``python -m evals.classify`` (cross-validation and leave-one-source-out).
 
-    * category head: linear SVM over six subjects, calibrated by Platt scaling (one-vs-rest sigmoids
-      fitted on held-out folds, ``CalibratedClassifierCV(method="sigmoid", ensemble=False)``,
-      renormalised). Trained on BBC News (business, entertainment, politics, sport, tech) and on
-      ACLED analysts' notes (all event types, as ``conflict_war_peace``: IPTC files
-      demonstrations and riots under "civil unrest" in conflict, war and peace).
-    * the eleven other subjects come from a hand-written lexicon (``pipeline.classify_lexicon``):
-      a subject with at least ``MIN_DISTINCT`` distinct terms in the article gets a weight equal to
-      its term density / ``DENSITY_SCALE`` next to the six calibrated probabilities (which sum to
-      1), and everything is renormalised. So scores of the six learned subjects are calibrated
-      probabilities when no lexicon subject fires; lexicon-routed scores are heuristic shares
-      and not calibrated (there is no labelled data for those subjects here).
-    * event head: linear SVM over the six ACLED event types plus ``none`` (BBC articles), Platt-
-      calibrated as above, reading the headline and lead (``classify_features.event_text``).
+    * category head: linear SVM over every subject some labelled source covers, calibrated by
+      Platt scaling (one-vs-rest sigmoids fitted on held-out folds, renormalised). It is trained on
+      many sources and lengths at once (BBC and MasakhaNEWS full articles, HuffPost headlines and
+      standfirsts, AG News wire items, ACLED notes and CASE snippets for ``conflict_war_peace``),
+      long articles also as title-only and title + lead-sentence crops, because a head trained on
+      one source per subject learns the sources' style instead of the subjects.
+    * subjects no labelled source covers (disaster, labour, weather) come from a hand-written
+      lexicon (``pipeline.classify_lexicon``): a subject with at least ``MIN_DISTINCT`` distinct
+      terms in the article gets a weight next to the calibrated probabilities and everything is
+      renormalised; lexicon-routed scores are heuristic shares, not calibrated.
+    * event head: linear SVM over the six ACLED event types plus ``none``, Platt-calibrated as
+      above, reading the headline and lead (``classify_features.event_text``). ``none`` is learned
+      from clean negatives of every source (news of all subjects, non-ACLED CASE and GLOCON items).
     * sub-event head: linear SVM over ACLED's sub_event_types; only its ranking is used, restricted
       to the sub-types ACLED pairs with the predicted event type.
 
 Threshold policy
-    * Category is never withheld (the contract keeps it non-null): ``label`` is the arg-max and
-      ``score`` its probability. A score below ``CATEGORY_CONFIDENT`` (0.5) means "uncertain";
-      consumers that need precision should treat it as unlabelled.
+    * Category: ``label`` is the arg-max and ``score`` its probability. A score below
+      ``CATEGORY_CONFIDENT`` (0.5) means "uncertain"; consumers that need precision should treat it
+      as unlabelled.
     * Event is withheld (``None``) when ``none`` is the most probable class of the event head or the
-      best event type's calibrated probability is below ``EVENT_THRESHOLD`` (0.5). ``Event.score`` is
-      that probability. ``country``/``location`` are left ``None`` for the entity stage.
+      best event type's calibrated probability is below ``EVENT_THRESHOLD``. ``Event.score`` is that
+      probability. ``country``/``location`` are left ``None`` for the entity stage.
+
+Language
+    The heads learned English only. ``abstain_reason`` says when an article is not English (the
+    clean stage's language, checked against the share of English function words so that a short
+    English headline misread by language identification is still classified); the stage then
+    gives no category and no event and records the reason instead of guessing.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.classify_features import category_text, event_text, ngrams, tokens
+from pipeline.classify_features import category_text, event_text, gram_id, ngrams, tokens
 from pipeline.classify_lexicon import lexicon_weights
 from pipeline.model_registry import register
 from schemas import Category, Event, Score
@@ -75,6 +81,12 @@ EVENT_TYPES = (
 NO_EVENT = "none"
 CATEGORY_CONFIDENT = 0.5
 EVENT_THRESHOLD = 0.5
+# Languages the heads were trained on. An article in another language whose words the model
+# mostly does not know (share of its word tokens in the vocabulary below MIN_VOCAB_SHARE) is not
+# classified; the vocabulary check keeps short English items that language identification
+# misreads ("Apple unveils iPad" as Danish) from being dropped.
+LANGUAGES = ("en",)
+MIN_VOCAB_SHARE = 0.6
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "classify_model.npz"
 
 
@@ -83,7 +95,7 @@ class ClassifyModel:
 
     def __init__(self, arrays: dict[str, np.ndarray], use_lexicon: bool = True):
         self.use_lexicon = use_lexicon
-        self.vocab = {str(t): i for i, t in enumerate(arrays["vocab"])}
+        self.vocab = {int(t): i for i, t in enumerate(arrays["ids"].tolist())}
         self.idf = arrays["idf"].astype(np.float32)
         self._max_idf = float(self.idf.max())
         self.heads = {}
@@ -102,7 +114,7 @@ class ClassifyModel:
             self.sub_of[typ] = np.array([sub_classes.index(s) for t, s in pairs if t == typ], dtype=np.int64)
 
     def _idf_of(self, gram: str) -> float:
-        j = self.vocab.get(gram)
+        j = self.vocab.get(gram_id(gram))
         return self._max_idf if j is None else float(self.idf[j])
 
     @classmethod
@@ -112,7 +124,7 @@ class ClassifyModel:
 
     def _features(self, counts: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
         get = self.vocab.get
-        pairs = [(j, c) for g, c in counts.items() if (j := get(g)) is not None]
+        pairs = [(j, c) for g, c in counts.items() if (j := get(gram_id(g))) is not None]
         if not pairs:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         arr = np.array(pairs, dtype=np.int64)
@@ -129,11 +141,31 @@ class ClassifyModel:
 
     def _proba(self, head: str, ix: np.ndarray, vals: np.ndarray) -> np.ndarray:
         _, _, _, pa, pb = self.heads[head]
-        assert pa is not None and pb is not None, f"head {head} has no calibration"
         d = self._decision(head, ix, vals).astype(np.float64)
+        if pa is None or pb is None:  # a multinomial logistic head: its softmax is the probability
+            e = np.exp(d - d.max())
+            return e / e.sum()
         p = 1.0 / (1.0 + np.exp(pa * d + pb))
         s = p.sum()
         return p / s if s > 0 else np.full_like(p, 1.0 / len(p))
+
+    def vocab_share(self, title: str | None, text: str) -> float:
+        """Share of the item's word tokens (first ~200) that are in the model's vocabulary."""
+        toks = tokens(f"{title or ''} {text[:1500]}")[:200]
+        if not toks:
+            return 1.0
+        return sum(gram_id(t) in self.vocab for t in toks) / len(toks)
+
+    def abstain_reason(self, title: str | None, text: str, language: str | None) -> str | None:
+        """Why this article should get no category and no event, or ``None`` to classify it."""
+        if not language or language in LANGUAGES:
+            return None
+        share = self.vocab_share(title, text)
+        if share >= MIN_VOCAB_SHARE:
+            return None
+        return (
+            f"language {language!r} not covered (heads trained on {', '.join(LANGUAGES)}; {share:.0%} of words known)"
+        )
 
     def category(self, title: str | None, text: str) -> Category:
         toks = tokens(category_text(title, text))
@@ -186,3 +218,8 @@ def _model() -> ClassifyModel:
 
 def classify(title: str | None, text: str) -> tuple[Category, Event | None]:
     return _model().classify(title, text)
+
+
+def abstain_reason(title: str | None, text: str, language: str | None) -> str | None:
+    """See ``ClassifyModel.abstain_reason``."""
+    return _model().abstain_reason(title, text, language)

@@ -8,6 +8,7 @@ model was trained on. No I/O here.
 from __future__ import annotations
 
 import re
+import zlib
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _DIGITS = re.compile(r"^[\d_]+$")
@@ -39,6 +40,12 @@ def ngrams(toks: list[str]) -> list[str]:
 
 def analyze(text: str) -> list[str]:
     return ngrams(tokens(text))
+
+
+def gram_id(gram: str) -> int:
+    """Stable 32-bit id of an n-gram (CRC-32): the model stores ids, not strings, so training can
+    build its vocabulary with array operations and the model file stays small."""
+    return zlib.crc32(gram.encode("utf-8"))
 
 
 def category_text(title: str | None, text: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pipeline import __version__
-from pipeline.classify import classify
+from pipeline.classify import abstain_reason, classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import DedupIndex, fingerprint
@@ -60,6 +60,12 @@ def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArt
 
 
 def classify_step(article: TaggedArticle) -> ClassifiedArticle:
+    reason = abstain_reason(article.title, article.text, article.language)
+    if reason is not None:  # no model for this language: say so instead of guessing
+        classified = ClassifiedArticle(**article.model_dump(), category=None, event=None)
+        classified.abstentions = [*article.abstentions, Abstention(stage="classify", reason=reason)]
+        classified.models = [*article.models, *loaded("classify")]
+        return classified
     category, event = classify(article.title, article.text)
     places = EntityResult(mentions=article.entities, index=article.entity_index, places={})
     classified = ClassifiedArticle(**article.model_dump(), category=category, event=locate(event, places, article.text))
