@@ -18,7 +18,7 @@ def _credentials(s: Settings) -> faust.types.auth.CredentialsArg | None:
     if s.security_protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=s.sasl_username,
-            password=s.sasl_password,
+            password=s.sasl_password.get_secret_value() if s.sasl_password else None,
             mechanism=s.sasl_mechanism or "PLAIN",
             ssl_context=ctx,
         )
@@ -28,6 +28,9 @@ def _credentials(s: Settings) -> faust.types.auth.CredentialsArg | None:
 
 
 def create_app(s: Settings | None = None) -> faust.App:
+    from agents import faust_fixes
+
+    faust_fixes.install()  # at-least-once: never commit over an unacknowledged offset
     s = s or get_settings()
     return faust.App(
         s.app_id,

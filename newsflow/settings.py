@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: SecretStr | None = Field(None, description="never logged or printed (a secret type)")
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
@@ -55,12 +55,21 @@ class Settings(BaseSettings):
         "fetched message acknowledged is re-read from the committed offset (agents.topology)",
     )
     stage_timeout_seconds: float = Field(
-        120.0, gt=0, description="with stage_threads, a stateless step running longer is dead-lettered"
+        60.0,
+        gt=0,
+        description="per-article budget of a stage step run off the event loop; an article that takes longer "
+        "is dead-lettered (agents.guard.OffLoop)",
     )
     stage_threads: bool = Field(
-        False,
-        description="run clean/entities/classify in a thread (experimental: one failover run "
-        "lost 2 of 300 articles at a rebalance with it on; see agents/topology.py _run_stage)",
+        True,
+        description="run clean/entities/classify off the event loop in a thread per stage, so a long step "
+        "never stalls heartbeats and commits (off: in the loop, no time budget)",
+    )
+    poison_crash_limit: int = Field(
+        3,
+        ge=0,
+        description="after this many worker deaths while a stage processed one message (same key), the "
+        "message is dead-lettered instead of processed again; 0 turns the guard off (agents.guard.CrashGuard)",
     )
     dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
     dedup_expiry_seconds: float = Field(
@@ -107,7 +116,7 @@ class Settings(BaseSettings):
             kw.update(
                 sasl_mechanism=self.sasl_mechanism or "PLAIN",
                 sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password,
+                sasl_plain_password=self.sasl_password.get_secret_value() if self.sasl_password else None,
             )
         return kw
 
