@@ -41,6 +41,7 @@ from agents.deadletter import (
     limits_for,
     minimal_dead_letter,
 )
+from agents.guard import CrashGuard, OffLoop, StageTimeout
 from agents.sink import FileSink, UnsafePath, valid_line
 from newsflow.settings import get_settings
 from pipeline.dedup import DEFAULT as _DEDUP_DEFAULT
@@ -87,28 +88,42 @@ async def _run_stage(
 
     Parsing, size limits and serialization are ``agents.deadletter.guarded`` (the hostile-input
     tests run the same function). Any exception of a message becomes a dead letter; the loop itself
-    never raises for a message. With ``stage_threads`` the stateless stages run in a thread with a
-    time budget (``stage_timeout_seconds``); it is off by default because a rebalance that lands
-    while a step is in its thread lost 2 of 300 articles in one failover run (not yet explained).
-    Without it the slowest hostile input measured (200,000 characters of text) holds the loop ~10 s,
-    well inside the 60 s session timeout.
+    never raises for a message. With ``stage_threads`` (default) the stateless stages run off the
+    event loop in their own thread with a per-article budget (``stage_timeout_seconds``,
+    ``agents.guard.OffLoop``), so heartbeats and commits go on during a long step. A message the
+    worker process died on ``poison_crash_limit`` times is dead-lettered (``agents.guard.CrashGuard``).
     Sends are retried while Kafka is unreachable rather than dead-lettered.
     """
     limits = limits_for(settings, stage)
-    threaded = settings.stage_threads and stage in _THREAD_SAFE_STAGES
+    off_loop = OffLoop(stage, settings.stage_timeout_seconds) if settings.stage_threads else None
+    off_loop = off_loop if stage in _THREAD_SAFE_STAGES else None
+    crashes = crash_guard()
     async for event in stream.events():
         key, value = event.key, event.value
         started = time.perf_counter()
-        if threaded:
+        guard_key = key or f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
+        poisoned = crashes.poisoned(stage, guard_key) if crashes else None
+        if poisoned is not None:
+            await _send_dead_letter(
+                stage, key, Outcome(error=poisoned, letter=letter_for(stage, key, value, poisoned, limits))
+            )
+            crashes.done(stage, guard_key, forget=False)  # type: ignore[union-attr]
+            continue
+        if crashes:
+            crashes.begin(stage, guard_key)
+        if off_loop is not None:
             try:
-                outcome = await asyncio.wait_for(
-                    asyncio.to_thread(guarded, stage, key, value, parse, step, limits), settings.stage_timeout_seconds
-                )
-            except TimeoutError:
-                exc = StageTimeout(f"{stage} took longer than {settings.stage_timeout_seconds}s")
+                outcome = await off_loop.run(guarded, stage, key, value, parse, step, limits)
+            except StageTimeout as exc:
                 outcome = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+            except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
+                if crashes:
+                    crashes.done(stage, guard_key, forget=False)
+                raise
         else:
             outcome = guarded(stage, key, value, parse, step, limits)
+        if crashes:
+            crashes.done(stage, guard_key)
         if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
             too_large = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
             outcome = Outcome(error=too_large, letter=letter_for(stage, key, value, too_large, limits))
@@ -289,18 +304,27 @@ async def metrics_page(web: Any, request: Any) -> Any:
 
 @app.page("/health")
 async def health_page(web: Any, request: Any) -> Any:
+    if SINK_TROUBLE:
+        return web.json({"status": "failing", "app": settings.app_id, "sink": SINK_TROUBLE[-1]}, status=503)
     return web.json({"status": "ok", "app": settings.app_id})
 
 
 # --- Hardening (issue 7): dead-letter and send helpers, file sink state --------------------------
 _THREAD_SAFE_STAGES = frozenset({"clean", "entities", "classify"})
+
+
+@functools.cache
+def crash_guard() -> CrashGuard | None:
+    """Created at the first message, not at import: it reads what the previous process left."""
+    if not settings.poison_crash_limit:
+        return None
+    return CrashGuard(settings.data_dir / "crashguard", settings.poison_crash_limit)
+
+
 FILE_SINK = FileSink(settings.out_dir, window=settings.sink_dedup_window)
+SINK_TROUBLE: list[str] = []  # the last file-system error while the sink cannot write; empty when fine
 SOURCE_HEADER = "nf-src"
 _DEADLETTER_KEY_BYTES = 65_536
-
-
-class StageTimeout(TimeoutError):
-    """A stateless step ran longer than ``stage_timeout_seconds``."""
 
 
 def _source_header(stage: str, event: faust.EventT) -> dict[str, bytes]:
@@ -357,8 +381,14 @@ async def _write_retrying(partition: int, events: list[tuple[int, bytes, str | N
     while True:
         try:
             FILE_SINK.write(partition, events)
+            if SINK_TROUBLE:
+                log.warning("sink: writing works again (partition %d); catching up", partition)
+                SINK_TROUBLE.clear()
+                metrics.SINK_FAILING.set(0)
             return
         except (OSError, UnsafePath) as exc:
+            SINK_TROUBLE[:] = [f"{type(exc).__name__}: {exc}"]
+            metrics.SINK_FAILING.set(1)
             metrics.ERRORS.labels("sink", type(exc).__name__).inc()
             log.error(
                 "sink: writing partition %d failed (%s: %s); retrying in %.1fs",
@@ -368,7 +398,7 @@ async def _write_retrying(partition: int, events: list[tuple[int, bytes, str | N
                 delay,
             )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, 5.0)  # catch up within seconds once space is back
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's stubs want a signal= kwarg

@@ -39,6 +39,7 @@ import errno
 import importlib.util
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -348,12 +349,15 @@ class Workers:
             stop_worker(p.proc)
 
 
-# Lines a worker logs when it was thrown out of its group or its group rebalanced around it.
-CHURN = ("Heartbeat session expired", "Heartbeat failed", "rejoin", "Revoking previously assigned")
+# Lines a worker logs when it was thrown out of its group or its group rebalanced around it (the
+# first join revokes the empty set: "Revoking previously assigned partitions set()", not churn).
+CHURN = re.compile(
+    r"Heartbeat session expired|Heartbeat failed|rejoin|Revoking previously assigned partitions (?!set\(\))"
+)
 
 
 def churn(text: str) -> int:
-    return sum(text.count(c) for c in CHURN)
+    return len(CHURN.findall(text))
 
 
 async def produce(s: Settings, articles: list[RawArticle], rate: float | None = None) -> None:
@@ -696,7 +700,7 @@ async def stall(
     for k in range(stalls):
         i = (k + 1) * n // (stalls + 1)
         arts[i] = arts[i].model_copy(update={"id": arts[i].id + "-stall"})
-    workers = Workers(env, workdir, ["--stall-marker", "-stall", "--stall-seconds", str(seconds)])
+    workers = Workers(env, workdir, ["--stall-marker=-stall", f"--stall-seconds={seconds}"])
     try:
         w = workers.start()
         await asyncio.sleep(0)
@@ -723,7 +727,7 @@ async def poison(env: dict[str, str], workdir: Path, n: int = 300, limit: int = 
     i = n // 2
     arts[i] = arts[i].model_copy(update={"id": arts[i].id + "-poison"})
     bad = arts[i].id
-    workers = Workers(env, workdir, ["--poison-marker", "-poison"])
+    workers = Workers(env, workdir, ["--poison-marker=-poison"])
     crashes = 0
     try:
         current = [workers.start()]
