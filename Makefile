@@ -51,7 +51,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy pipeline schemas agents newsflow
+	$(VENV)/bin/mypy pipeline schemas agents newsflow testing
 
 schemas: $(STAMP)
 	$(PY) -m schemas.generate

@@ -9,7 +9,7 @@ kept only for originals up to ``b64_max_bytes`` (``settings.max_article_bytes``)
 was refused for its size and the reason says how big it was.
 
 ``guarded`` is the one place where a stage turns bytes into a result or a dead letter; the Faust
-agents (``agents.topology._run_stage``) and the offline hostile-input tests both call it, so the
+agents (``agents.stages.run_stage``) and the offline hostile-input tests both call it, so the
 tests exercise the exact parse and limit logic of the worker.
 """
 
@@ -19,9 +19,12 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import DeadLetter
+
+if TYPE_CHECKING:  # the settings object is passed in; agents never build one
+    from newsflow.settings import Settings
 
 PREVIEW_BYTES = 65_536
 KEY_CHARS = 4_096
@@ -133,16 +136,15 @@ def letter_for(stage: str, key: bytes | None, value: bytes | None, exc: BaseExce
         return minimal_dead_letter(stage, key, exc, why)
 
 
-def limits_for(settings: Any, stage: str) -> Limits:
-    """The limits of ``stage`` under ``settings`` (a ``newsflow.settings.Settings``).
+def limits_for(settings: Settings, stage: str) -> Limits:
+    """The limits of ``stage`` under ``settings``.
 
     Raw messages are held to ``max_article_bytes``; later stages carry the article forward with
     what earlier stages added, so they accept anything an earlier stage was allowed to emit.
-    Results stay below the producer's ``max_request_size`` (``2 * max_article_bytes``, at least
-    1 MiB) with room for the record overhead.
+    Results stay below the producer's request size (``settings.max_request_bytes``) with room
+    for the record overhead.
     """
-    producer_max = max(1_048_576, settings.max_article_bytes * 2)
-    max_out = max(1024, min(settings.max_output_bytes, producer_max - 65_536))
+    max_out = max(1024, min(settings.max_output_bytes, settings.max_request_bytes - 65_536))
     max_in = settings.max_article_bytes
     if stage not in ("clean", "raw"):
         max_in = max(max_in, max_out)

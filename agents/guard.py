@@ -134,3 +134,16 @@ class CrashGuard:
         tmp = self.counts_path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(orjson.dumps(self.counts))
         os.replace(tmp, self.counts_path)
+
+
+_GUARDS: dict[Path, CrashGuard] = {}
+
+
+def crash_guard(folder: Path, limit: int) -> CrashGuard | None:
+    """The process's one guard for ``folder`` (None when ``limit`` is 0), created at first use so it
+    reads what the previous process left before anything new is noted."""
+    if limit <= 0:
+        return None
+    if folder not in _GUARDS:
+        _GUARDS[folder] = CrashGuard(folder, limit)
+    return _GUARDS[folder]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 PROCESSED = Counter("newsflow_processed_total", "Messages a stage processed", ["stage"])
 ERRORS = Counter("newsflow_errors_total", "Messages a stage failed on", ["stage", "error"])
@@ -17,3 +19,8 @@ CONSUMER_LAG = Gauge("newsflow_consumer_lag", "Messages behind the log end", ["t
 SINK_FAILING = Gauge(
     "newsflow_sink_failing", "1 while the file sink cannot write (disk full, read-only, ...); /health is not ok then"
 )
+
+
+async def metrics_page(web: Any, request: Any) -> Any:
+    """The ``/metrics`` view: every series above in Prometheus' text format."""
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -310,11 +310,3 @@ class FileSink:
             written.drop_below(floor)
             self._floor[partition] = floor
         return path
-
-
-def read_all(out_dir: Path) -> list[bytes]:
-    """Every line of every finished file, oldest day first (for tests and the demo summary)."""
-    lines: list[bytes] = []
-    for f in sorted(Path(out_dir).glob("*/*.jsonl")):
-        lines.extend(ln for ln in f.read_bytes().splitlines() if ln.strip())
-    return lines

@@ -5,7 +5,7 @@
 Sections (printed as a table and written as JSON to ``out/bench.json``):
 
 1. ``compute``   the four stages in one process (``clean_step`` → ``entities_step`` →
-                 ``classify_step`` → ``fingerprint``/``decide``/``enriched_from``, exactly what
+                 ``classify_step`` → ``dedup_step``, exactly what
                  ``Enricher`` does) over real news articles: articles/s, words/s (words of the raw
                  body), each stage's share; plus the JSON (de)serialisation the streaming path adds.
 2. ``kafka``     produce → consume pass-through of the same RawArticle JSON messages with aiokafka
@@ -35,15 +35,12 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import importlib.util
 import io
 import os
 import platform
 import pstats
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import testing
 from newsflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,16 +59,6 @@ STAGES = ("clean", "entities", "classify", "dedup")
 
 def load() -> tuple[float, float, float]:
     return os.getloadavg()
-
-
-def _launcher() -> Any:
-    path = ROOT / "deploy" / "kafka" / "launcher.py"
-    spec = importlib.util.spec_from_file_location("newsflow_kafka_launcher", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 # --- corpus ----------------------------------------------------------------------------------------
@@ -140,8 +128,8 @@ class Compute:
 def run_compute(arts: list[Any]) -> Compute:
     """Each stage timed separately, in the order and with the state ``Enricher`` uses."""
     from newsflow.settings import get_settings
-    from pipeline.dedup import decide, fingerprint
-    from pipeline.enrich import classify_step, clean_step, enriched_from, entities_step, warm_up
+    from pipeline.dedup import DedupIndex
+    from pipeline.enrich import classify_step, clean_step, dedup_step, entities_step, warm_up
     from schemas import ClassifiedArticle, CleanedArticle, RawArticle, TaggedArticle
 
     mode = get_settings().entity_mode  # what the worker's entities agent uses
@@ -149,9 +137,7 @@ def run_compute(arts: list[Any]) -> Compute:
     t = time.perf_counter()
     warm_up()
     c.warm_up_seconds = time.perf_counter() - t
-    exact: dict[str, Any] = {}
-    bands: dict[str, Any] = {}
-    seen: dict[str, Any] = {}
+    index = DedupIndex()
     pc = time.perf_counter
     for raw in arts:
         t0 = pc()
@@ -165,10 +151,7 @@ def run_compute(arts: list[Any]) -> Compute:
         t2 = pc()
         classified = classify_step(tagged)
         t3 = pc()
-        verdict = decide(
-            classified.id, fingerprint(classified.text), exact, bands, seen, published_at=classified.published_at
-        )
-        enriched = enriched_from(classified, verdict)
+        enriched = dedup_step(classified, index)
         t4 = pc()
         for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             c.seconds[name] += dt
@@ -227,9 +210,7 @@ def summarise_profile(prof: cProfile.Profile | str, top: int = 25) -> tuple[str,
 
 def settings_for(bootstrap: str, tag: str, base: Path, web_port: int = 0, **extra: str) -> dict[str, str]:
     """NEWSFLOW_* environment isolating one app (like tests/conftest.py ``pipeline_env``)."""
-    from newsflow.demo import isolated_env
-
-    env = isolated_env(bootstrap, base, "bench", tag)
+    env = testing.isolated_env(bootstrap, base, "bench", tag)
     if web_port:
         env["NEWSFLOW_WEB_PORT"] = str(web_port)
     env.update(extra)
@@ -400,19 +381,9 @@ async def run_kafka_ceiling(bootstrap: str, base: Path, payloads: list[tuple[byt
 
 @contextlib.contextmanager
 def local_broker(prefix: str) -> Iterator[tuple[Any, Any, Path]]:
-    """(launcher, broker, temp folder): a 4-partition broker in a fresh folder, stopped and the
-    folder removed afterwards (kept with ``NEWSFLOW_BENCH_KEEP=1``)."""
-    launcher = _launcher()
-    tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        broker = launcher.start(port=launcher.free_port(), data=tmp / "kafka", partitions=4)
-        yield launcher, broker, tmp
-    finally:
-        launcher.stop(tmp / "kafka")
-        if not os.environ.get("NEWSFLOW_BENCH_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}", file=sys.stderr)
+    """``testing.local_broker``, kept with ``NEWSFLOW_BENCH_KEEP=1``."""
+    with testing.local_broker(prefix, keep=bool(os.environ.get("NEWSFLOW_BENCH_KEEP"))) as got:
+        yield got
 
 
 # --- 3-6. workers ----------------------------------------------------------------------------------
@@ -424,8 +395,6 @@ class Workers:
     def __init__(
         self, launcher: Any, bootstrap: str, base: Path, n: int, tag: str, extra: dict[str, str] | None = None
     ) -> None:
-        from newsflow.demo import start_worker
-
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.env = {**settings_for(bootstrap, tag, base), **(extra or {})}
@@ -438,7 +407,7 @@ class Workers:
                 "NEWSFLOW_WEB_PORT": str(launcher.free_port()),
                 "NEWSFLOW_DATA_DIR": str(base / f"faust{i}"),
             }
-            self.procs.append(start_worker(env, log=base / f"worker{i}.log"))
+            self.procs.append(testing.start_worker(env, log=base / f"worker{i}.log"))
 
     def sample(self, progress: int = 0) -> None:
         for i, p in enumerate(self.procs):
@@ -452,10 +421,8 @@ class Workers:
         return all(p.poll() is None for p in self.procs)
 
     def stop(self) -> None:
-        from newsflow.demo import stop_worker
-
         for p in self.procs:
-            stop_worker(p)
+            testing.stop_worker(p)
 
 
 async def wait_ready(w: Workers, probes: list[tuple[bytes, bytes]], timeout: float = 300.0) -> float:

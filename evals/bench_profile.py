@@ -27,10 +27,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import testing
 from evals.bench import (
     ROOT,
     Workers,
-    _launcher,
     as_messages,
     base_articles,
     e2e,
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     _where, base = base_articles()
     arts = variants(base, a.articles, "")
     classified = run_compute(arts).classified if a.dedup_only else []
-    launcher = _launcher()
+    launcher = testing.launcher()
     tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-prof-"))
     prof_path = tmp / "worker.prof"
     broker = launcher.start(port=launcher.free_port(), data=tmp / "kafka", partitions=4)

@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import importlib.util
 import os
 import random
 import re
@@ -54,11 +53,10 @@ from typing import Any
 
 import orjson
 
-from agents.sink import read_all
-from newsflow.demo import isolated_env, stop_worker
 from newsflow.kafka import end_offsets, ensure_topics, producer, read_topic
 from newsflow.settings import Settings
 from schemas import RawArticle
+from testing import isolated_env, launcher, read_all, stop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,18 +246,6 @@ class Result:
             f"{self.scenario:15s} {self.run:3d} {self.n_in:5d} {self.out:5d} {self.dead:4d} {self.lost:4d} "
             f"{self.dup:4d} {self.files:5d} {self.file_missing:5d} {self.file_dups:4d} {self.seconds:6.1f}  {verdict}"
         )
-
-
-def launcher() -> Any:
-    name = "newsflow_kafka_launcher"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy/kafka/launcher.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class Broker:

@@ -8,64 +8,16 @@ duplicate of its first appearance.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import orjson
 
-from agents.sink import read_all
 from newsflow.kafka import collect, end_offsets, ensure_topics
 from newsflow.replay import replay
 from newsflow.settings import Settings, get_settings
-
-
-def isolated_env(bootstrap: str, workdir: Path, name: str, tag: str | None = None, **extra: str) -> dict[str, str]:
-    """NEWSFLOW_* variables isolating one run on a shared broker: its own topics (prefix), consumer
-    group and changelogs (app id), output and state folders. ``extra`` adds or overrides variables."""
-    import uuid
-
-    tag = tag or uuid.uuid4().hex[:8]
-    root = str(Path(__file__).resolve().parents[1])
-    env = {
-        "NEWSFLOW_KAFKA_BOOTSTRAP": bootstrap,
-        "NEWSFLOW_APP_ID": f"nf-{name}-{tag}",
-        "NEWSFLOW_TOPIC_PREFIX": f"{name[0]}{tag}",
-        "NEWSFLOW_STORE": "memory://",
-        "NEWSFLOW_OUT_DIR": str(workdir / "out"),
-        "NEWSFLOW_DATA_DIR": str(workdir / "faust"),
-        "NEWSFLOW_PARTITIONS": "4",
-        "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
-    env.update(extra)
-    return env
-
-
-def start_worker(env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """A real worker process (``newsflow worker``) with the given NEWSFLOW_* overrides."""
-    full = {**os.environ, **(env or {})}
-    out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, "-m", "newsflow.cli", "worker"],
-        env=full,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 30.0, kill: bool = False) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+from newsflow.worker import start_worker, stop_worker
 
 
 def _print_article(doc: dict) -> None:
@@ -120,7 +72,8 @@ async def _run(s: Settings, paths: list[Path], timeout: float) -> int:
     print(f"\n{len(docs)} of {first.produced + second.produced} articles came out on topic {topic}")
     time.sleep(s.sink_flush_seconds + 1)
     files = sorted(Path(s.out_dir).glob("*/*.jsonl"))
-    print(f"files: {len(read_all(s.out_dir))} lines in {len(files)} file(s) under {s.out_dir}/")
+    lines = sum(1 for f in files for ln in f.read_bytes().splitlines() if ln.strip())
+    print(f"files: {lines} lines in {len(files)} file(s) under {s.out_dir}/")
     for f in files:
         print(f"  {f}")
     return 0 if len(docs) >= first.produced + second.produced else 1

@@ -1,4 +1,4 @@
-"""Small aiokafka helpers shared by the producer, ``tail`` and the tests."""
+"""Small aiokafka helpers shared by ``replay``, ``tail``, ``topics`` and the demo."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def producer(s: Settings, **kw: object) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        max_request_size=max(1_048_576, s.max_article_bytes * 2),
+        max_request_size=s.max_request_bytes,
         **s.kafka_client_kwargs(),
         **kw,  # type: ignore[arg-type]
     )
@@ -103,8 +103,8 @@ async def read_topic(
         bootstrap_servers=s.kafka_bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        fetch_max_bytes=max(52_428_800, s.max_article_bytes * 2),
-        max_partition_fetch_bytes=max(1_048_576, s.max_article_bytes * 2),
+        fetch_max_bytes=s.reader_fetch_bytes,
+        max_partition_fetch_bytes=s.max_request_bytes,
         **s.kafka_client_kwargs(),
     )
     await consumer.start()
@@ -147,7 +147,7 @@ async def end_offsets(s: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def _follow(
+async def follow_until(
     s: Settings, topic: str, start_offsets: dict[int, int], timeout: float, done: Callable[[bytes], bool]
 ) -> None:
     """Feed each new message on ``topic`` after ``start_offsets`` to ``done`` until it returns True
@@ -172,34 +172,5 @@ async def collect(s: Settings, topic: str, start_offsets: dict[int, int], expect
         out.append(v)
         return len(out) >= expected
 
-    await _follow(s, topic, start_offsets, timeout, _done)
+    await follow_until(s, topic, start_offsets, timeout, _done)
     return out
-
-
-async def send_all(s: Settings, topic: str, items: list[tuple[int | None, bytes, bytes]]) -> None:
-    """Produce (partition or None for the key's, key, value) in order, each acknowledged."""
-    prod = producer(s)
-    await prod.start()
-    try:
-        for partition, key, value in items:
-            await prod.send_and_wait(topic, key=key, value=value, partition=partition)
-    finally:
-        await prod.stop()
-
-
-async def first_by_id(
-    s: Settings, topic: str, start_offsets: dict[int, int], ids: set[str], timeout: float
-) -> dict[str, dict]:
-    """The first JSON message of each of ``ids`` on ``topic`` after ``start_offsets`` (an
-    at-least-once pipeline may repeat some later), waiting up to ``timeout`` seconds for all."""
-    import orjson
-
-    found: dict[str, dict] = {}
-
-    def _done(v: bytes) -> bool:
-        doc = orjson.loads(v)
-        found.setdefault(doc["id"], doc)
-        return ids <= set(found)
-
-    await _follow(s, topic, start_offsets, timeout, _done)
-    return found

@@ -1,6 +1,6 @@
 """``newsflow replay``: produce a backlog to the raw topic, paced, with progress and a summary.
 
-Resuming: with ``--checkpoint FILE`` (or ``NEWSFLOW_REPLAY_CHECKPOINT``) the replay records, at
+Resuming: with ``--checkpoint FILE`` (or ``settings.replay_checkpoint``) the replay records, at
 least once a second and when it stops (error, Ctrl-C, SIGTERM), how many backlog items from the
 start were produced *and acknowledged by the broker*. A rerun with the same file and the same
 paths skips that many items, so an interrupted replay goes on where it stopped; a finished one
@@ -111,11 +111,10 @@ async def replay(
 
     ``rate`` caps articles per second. ``speed`` replays at the original publication pace times the
     factor (so it must read the whole backlog first to order it); items without a date go last.
-    ``checkpoint`` (default: ``NEWSFLOW_REPLAY_CHECKPOINT``) makes the replay resumable (see the
-    module docstring). ``stop_after`` stops after that many items, as an interruption would (tests).
+    ``checkpoint`` (default: ``s.replay_checkpoint``) makes the replay resumable (see the module
+    docstring). ``stop_after`` stops after that many items, as an interruption would (tests).
     """
-    if checkpoint is None and os.environ.get("NEWSFLOW_REPLAY_CHECKPOINT"):
-        checkpoint = Path(os.environ["NEWSFLOW_REPLAY_CHECKPOINT"])
+    checkpoint = checkpoint if checkpoint is not None else s.replay_checkpoint
     ckpt = Checkpoint(checkpoint, paths) if checkpoint is not None else None
     await ensure_topics(s)
     items = read_backlog(paths)

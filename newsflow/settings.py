@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import ssl
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         description="a partition whose committed offset stays behind its log end this long with every "
-        "fetched message acknowledged is re-read from the committed offset (agents.topology)",
+        "fetched message acknowledged is re-read from the committed offset (agents.health)",
     )
     stage_timeout_seconds: float = Field(
         60.0,
@@ -80,8 +81,10 @@ class Settings(BaseSettings):
         "(ingest rate x interval), so a short interval bounds memory tighter at some CPU cost",
     )
     entity_mode: Literal["fast", "accurate"] = Field(
-        "accurate", description="accurate: trained NER (~12k words/s); fast: rules (~180k words/s)"
+        "accurate", description="accurate: the trained NER; fast: rules and gazetteer (README 'Entities')"
     )
+
+    replay_checkpoint: Path | None = Field(None, description="default resume file of `newsflow replay`")
 
     # --- Sink ----------------------------------------------------------------------------------
     out_dir: Path = Path("out/enriched")
@@ -101,23 +104,49 @@ class Settings(BaseSettings):
     def topic(self, stage: str) -> str:
         return f"{self.topic_prefix}.{stage}"
 
+    # --- Derived values, each computed in one place ---------------------------------------------
+    @property
+    def max_request_bytes(self) -> int:
+        """Producer request size and per-partition fetch size: room for the largest accepted
+        article plus what the stages add (at least Kafka's 1 MiB default)."""
+        return max(1_048_576, self.max_article_bytes * 2)
+
+    @property
+    def worker_fetch_bytes(self) -> int:
+        """Fetch size of the Faust consumer (at least Faust's 4 MiB default)."""
+        return max(4_194_304, self.max_article_bytes * 2)
+
+    @property
+    def reader_fetch_bytes(self) -> int:
+        """Total fetch size of the aiokafka readers (at least aiokafka's 50 MiB default)."""
+        return max(52_428_800, self.max_article_bytes * 2)
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The one TLS context of every Kafka client (Faust and aiokafka), or None without TLS."""
+        if self.security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+        if self.ssl_certfile:
+            ctx.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None)
+        return ctx
+
+    @property
+    def sasl(self) -> tuple[str, str | None, str | None] | None:
+        """``(mechanism, username, password)`` when the protocol uses SASL, else None."""
+        if not self.security_protocol.startswith("SASL"):
+            return None
+        password = self.sasl_password.get_secret_value() if self.sasl_password is not None else None
+        return self.sasl_mechanism or "PLAIN", self.sasl_username, password
+
     def kafka_client_kwargs(self) -> dict[str, object]:
         """Security options for aiokafka clients (producer, consumer, admin)."""
         kw: dict[str, object] = {"security_protocol": self.security_protocol}
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            from aiokafka.helpers import create_ssl_context
-
-            kw["ssl_context"] = create_ssl_context(
-                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
-                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
-                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
-            )
-        if self.security_protocol.startswith("SASL"):
-            kw.update(
-                sasl_mechanism=self.sasl_mechanism or "PLAIN",
-                sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password.get_secret_value() if self.sasl_password else None,
-            )
+        if self.ssl_context is not None:
+            kw["ssl_context"] = self.ssl_context
+        if self.sasl is not None:
+            mechanism, username, password = self.sasl
+            kw.update(sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password)
         return kw
 
 

@@ -31,7 +31,7 @@ Parameters and why (see ``DedupConfig``; tuned with ``python -m evals.dedup``)
 * ``bands x rows = 64 x 2`` over 128 permutations: candidate probability ``1-(1-J^2)^64`` is
   0.98 at J=0.25 and 0.47 at J=0.1, so cut-down copies (low Jaccard, high containment) still
   become candidates. Unrelated articles share almost no shingles, so the extra candidates are few
-  and each costs one 128-slot comparison. 32 x 4 (the first cut) missed most cut variants.
+  and each costs one 128-slot comparison; fewer, wider bands miss most cut variants.
 * ``jaccard_threshold = 0.4``, ``containment_threshold = 0.7``, ``min_jaccard = 0.05``: chosen on
   the tuning split (best recall with precision >= 0.995; every grid point kept precision 1.0 there,
   so these are the loosest in the grid: J 0.4-0.5, C 0.7-0.8, min J 0.05-0.1). A 128-slot
@@ -50,8 +50,12 @@ State (three MutableMappings; plain JSON values so Faust tables can hold them)
 ``t`` is the article's publication time (UTC epoch seconds; wall clock if unknown). Matches are
 only made between articles published within ``window_seconds`` of each other; ``decide`` drops
 expired ids from every bucket it writes, and ``expire(now, ...)`` deletes everything older than
-``now - window`` (run it from a timer in the stream, or after a batch offline). About 2.7 kB of
-JSON per article with the defaults (``state_bytes``; measured by ``evals.dedup``).
+``now - window`` (run it from a timer in the stream, or after a batch offline). ``state_bytes``
+measures the state (README "Quality and speed" has the figure).
+
+``DedupIndex`` holds the three mappings together with the operations on them (``decide``,
+``expire`` and ``rebuild``, which recomputes the band buckets from ``seen``): the offline
+``Enricher`` gives it dicts, the dedup agent Faust tables.
 
 Cross-partition use: ``fingerprint`` is pure and can run in a parallel stage; ``Fingerprint``
 round-trips through ``to_json``/``from_json``; ``band_keys`` gives the keys to route band lookups
@@ -102,12 +106,6 @@ class DedupConfig:
 
 
 DEFAULT = DedupConfig()
-
-# Kept for readers of the first cut.
-NUM_PERM = DEFAULT.num_perm
-BANDS = DEFAULT.bands
-ROWS = DEFAULT.rows
-SHINGLE = DEFAULT.shingle
 
 
 class Seen(TypedDict):
@@ -308,11 +306,19 @@ def decide(
     seen[article_id] = Seen(of=root, c=cluster, t=t, n=fp.size, sig=encode_signature(fp.signature))
     if hit is None or abs(t - hit["t"]) > window:
         exact_index[fp.exact] = {"of": root, "c": cluster, "t": t}
-    for band in fp.bands:
-        bucket = [e for e in band_index.get(band, ()) if t - e[1] <= window]
+    _add_to_buckets(band_index, fp.bands, article_id, t, config)
+    return result
+
+
+def _add_to_buckets(
+    band_index: MutableMapping[str, list[list[Any]]], bands: Iterable[str], article_id: str, t: int, config: DedupConfig
+) -> None:
+    """Append ``article_id`` to each of its band buckets, dropping ids older than the window and
+    keeping the newest ``max_bucket``."""
+    for band in bands:
+        bucket = [e for e in band_index.get(band, ()) if t - e[1] <= config.window_seconds]
         bucket.append([article_id, t])
         band_index[band] = bucket[-config.max_bucket :]
-    return result
 
 
 def expire(
@@ -341,6 +347,56 @@ def expire(
     return removed
 
 
+class DedupIndex:
+    """The dedup state (exact hashes, seen articles, LSH band buckets) and what is done with it.
+
+    The mappings default to dicts; the worker passes its table-backed ones. The band buckets are
+    derived from ``seen`` (which stores every signature), so a holder that cannot afford to persist
+    them keeps them in memory and calls ``rebuild`` when ``seen`` changed under it.
+    """
+
+    def __init__(
+        self,
+        config: DedupConfig = DEFAULT,
+        *,
+        exact: MutableMapping[str, dict[str, Any]] | None = None,
+        seen: MutableMapping[str, Seen] | None = None,
+        bands: MutableMapping[str, list[list[Any]]] | None = None,
+    ) -> None:
+        self.config = config
+        self.exact: MutableMapping[str, dict[str, Any]] = {} if exact is None else exact
+        self.seen: MutableMapping[str, Seen] = {} if seen is None else seen
+        self.bands: MutableMapping[str, list[list[Any]]] = {} if bands is None else bands
+
+    def decide(
+        self, article_id: str, fp: Fingerprint, published_at: datetime | str | float | int | None = None
+    ) -> Dedup:
+        """Look the article up, record it, and say what it is a copy of (module ``decide``)."""
+        return decide(article_id, fp, self.exact, self.bands, self.seen, published_at=published_at, config=self.config)
+
+    def newest(self) -> int | None:
+        """Publication time of the newest article in the index, None when it is empty."""
+        return max((v["t"] for v in self.seen.values()), default=None)
+
+    def expire(self, now: datetime | str | float | int | None = None) -> int:
+        """Forget what was published more than the window before ``now`` (default: the newest
+        article in the index, so an index fed old articles is not emptied by the wall clock).
+        Returns how many keys were deleted."""
+        now = self.newest() if now is None else now
+        if now is None:
+            return 0
+        return expire(now, self.exact, self.bands, self.seen, self.config)
+
+    def rebuild(self) -> int:
+        """Recompute the band buckets from ``seen`` in publication order (arrival order among equal
+        times), as ``decide`` built them. Returns the number of articles indexed."""
+        self.bands.clear()
+        entries = sorted(((v["t"], k, v["sig"]) for k, v in self.seen.items()), key=lambda e: e[0])
+        for t, article_id, sig in entries:
+            _add_to_buckets(self.bands, band_keys(decode_signature(sig), self.config), article_id, t, self.config)
+        return len(entries)
+
+
 def state_bytes(*mappings: Mapping[str, Any]) -> int:
     """Bytes of compact JSON keys + values over the given mappings (what a changelog would carry)."""
     return sum(
@@ -349,11 +405,6 @@ def state_bytes(*mappings: Mapping[str, Any]) -> int:
 
 
 def run(articles: Iterable[tuple[str, str, Any]], config: DedupConfig = DEFAULT) -> list[tuple[str, Dedup]]:
-    """Offline helper: ``decide`` over ``(id, text, published_at)`` in order with fresh dict state."""
-    exact: dict[str, dict[str, Any]] = {}
-    bands: dict[str, list[list[Any]]] = {}
-    seen: dict[str, Seen] = {}
-    return [
-        (aid, decide(aid, fingerprint(text, config), exact, bands, seen, published_at=ts, config=config))
-        for aid, text, ts in articles
-    ]
+    """Offline helper: ``decide`` over ``(id, text, published_at)`` in order with a fresh index."""
+    index = DedupIndex(config)
+    return [(aid, index.decide(aid, fingerprint(text, config), ts)) for aid, text, ts in articles]

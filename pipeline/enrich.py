@@ -6,16 +6,14 @@ process for ``newsflow enrich`` (offline mode), so offline and streaming share e
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from pipeline import __version__
 from pipeline.classify import classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
-from pipeline.dedup import Seen, decide, fingerprint
+from pipeline.dedup import DedupIndex, fingerprint
 from pipeline.entities import EntityResult, extract, locate
 from schemas import (
     ClassifiedArticle,
@@ -65,26 +63,20 @@ def enriched_from(article: ClassifiedArticle, dedup: Dedup) -> EnrichedArticle:
     )
 
 
+def dedup_step(article: ClassifiedArticle, index: DedupIndex) -> EnrichedArticle:
+    """Judge ``article`` against ``index`` and record it there (the one stateful stage)."""
+    return enriched_from(article, index.decide(article.id, fingerprint(article.text), article.published_at))
+
+
 @dataclass
 class Enricher:
     """All four stages in one process, with an in-memory dedup index."""
 
-    exact_index: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
-    band_index: MutableMapping[str, list[list[Any]]] = field(default_factory=dict)
-    seen: MutableMapping[str, Seen] = field(default_factory=dict)
+    dedup: DedupIndex = field(default_factory=DedupIndex)
     entity_mode: str | None = None
 
     def __call__(self, raw: RawArticle) -> EnrichedArticle:
-        classified = classify_step(entities_step(clean_step(raw), self.entity_mode))
-        dedup = decide(
-            classified.id,
-            fingerprint(classified.text),
-            self.exact_index,
-            self.band_index,
-            self.seen,
-            published_at=classified.published_at,
-        )
-        return enriched_from(classified, dedup)
+        return dedup_step(classify_step(entities_step(clean_step(raw), self.entity_mode)), self.dedup)
 
 
 def warm_up() -> None:

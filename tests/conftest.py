@@ -3,26 +3,16 @@ the jars that ``deploy/kafka`` fetches, on a free port in a temporary folder, on
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from newsflow.demo import isolated_env
+from testing import isolated_env
+from testing import launcher as _launcher
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_6b2718a8a06e0f9d.txt"
-
-
-def _launcher():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("newsflow_kafka_launcher", ROOT / "deploy/kafka/launcher.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="session")

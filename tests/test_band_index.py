@@ -2,7 +2,7 @@
 
 import random
 
-from agents.topology import _CompactBuckets
+from agents.dedup_state import CompactBuckets
 from pipeline.dedup import decide, fingerprint
 
 WORDS = [
@@ -39,7 +39,7 @@ def _articles(n: int, seed: int = 3) -> list[str]:
 def test_compact_buckets_give_the_same_verdicts_as_a_dict() -> None:
     texts = _articles(30)
     verdicts = []
-    for buckets in (dict(), _CompactBuckets()):
+    for buckets in (dict(), CompactBuckets()):
         exact: dict = {}
         seen: dict = {}
         verdicts.append(
@@ -53,7 +53,7 @@ def test_compact_buckets_give_the_same_verdicts_as_a_dict() -> None:
 
 
 def test_compact_buckets_round_trip_keys() -> None:
-    b = _CompactBuckets()
+    b = CompactBuckets()
     b["07:00ff00ff00ff00ff"] = [["x", 1], ["y", 2]]
     assert list(b) == ["07:00ff00ff00ff00ff"]
     assert b["07:00ff00ff00ff00ff"] == [["x", 1], ["y", 2]]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.demo import start_worker, stop_worker
 from newsflow.replay import replay
 from newsflow.settings import Settings
+from testing import start_worker, stop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "schemas" / "json" / "enriched_article.schema.json"

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.dedup import (
     DEFAULT,
+    DedupIndex,
     Fingerprint,
     band_keys,
     decide,
@@ -184,6 +185,28 @@ def test_state_is_plain_json_and_fingerprint_round_trips():
     assert back == fp
     assert list(fp.bands) == band_keys(fp.signature)
     assert len(fp.bands) == DEFAULT.bands and len(set(fp.bands)) == DEFAULT.bands
+
+
+def test_index_rebuild_restores_the_buckets_decide_built():
+    index = DedupIndex()
+    texts = [body(STORY_A), body(STORY_B), body(STORY_C), body(STORY_A[:3]), body(STORY_B) + " Updated."]
+    verdicts = [index.decide(f"a{i}", fingerprint(t), T0 + i * timedelta(hours=1)) for i, t in enumerate(texts)]
+    assert [v.status for v in verdicts] == ["unique", "unique", "unique", "near_duplicate", "near_duplicate"]
+    built = dict(index.bands)
+    index.bands = {"00:0000000000000000": [["stale", 0]]}
+    assert index.rebuild() == len(texts)
+    assert index.bands == built
+
+
+def test_index_expire_defaults_to_the_newest_article():
+    index = DedupIndex()
+    assert index.expire() == 0 and index.newest() is None
+    index.decide("old", fingerprint(body(STORY_A)), T0)
+    index.decide("new", fingerprint(body(STORY_C)), T0 + timedelta(days=8))
+    assert index.newest() == int((T0 + timedelta(days=8)).timestamp())
+    assert index.expire() > 0
+    assert set(index.seen) == {"new"}
+    assert all(e[0] == "new" for bucket in index.bands.values() for e in bucket)
 
 
 @pytest.mark.skipif(not BBC.is_dir(), reason="shared BBC data not present")

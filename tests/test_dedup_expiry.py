@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newsflow.backlog import from_text
-from newsflow.demo import start_worker, stop_worker
-from newsflow.kafka import end_offsets, ensure_topics, first_by_id, send_all
+from newsflow.kafka import end_offsets, ensure_topics
 from newsflow.settings import Settings
+from testing import first_by_id, send_all, start_worker, stop_worker
 
 pytestmark = pytest.mark.kafka
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

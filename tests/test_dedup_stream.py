@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from newsflow.backlog import from_text
-from newsflow.demo import start_worker, stop_worker
-from newsflow.kafka import end_offsets, ensure_topics, first_by_id, read_topic, send_all
+from newsflow.kafka import end_offsets, ensure_topics, read_topic
 from newsflow.settings import Settings
+from testing import first_by_id, send_all, start_worker, stop_worker
 
 pytestmark = pytest.mark.kafka
 

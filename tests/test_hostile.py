@@ -18,12 +18,11 @@ import pytest
 
 from agents.deadletter import guarded, limits_for
 from agents.sink import valid_line
-from newsflow.demo import start_worker, stop_worker
 from newsflow.kafka import ensure_topics, producer, read_topic
 from newsflow.settings import Settings
-from pipeline.dedup import decide, fingerprint
-from pipeline.enrich import Enricher, classify_step, clean_step, enriched_from, entities_step
+from pipeline.enrich import Enricher, classify_step, clean_step, dedup_step, entities_step
 from schemas import ClassifiedArticle, CleanedArticle, DeadLetter, RawArticle, TaggedArticle
+from testing import start_worker, stop_worker
 from tests.hostile_corpus import Case, cases
 
 CORPUS = cases()
@@ -36,15 +35,7 @@ def test_corpus_is_broad() -> None:
 
 def _offline(enricher: Enricher, s: Settings, case: Case) -> tuple[bytes | None, DeadLetter | None]:
     def dedup(a: ClassifiedArticle) -> object:
-        verdict = decide(
-            a.id,
-            fingerprint(a.text),
-            enricher.exact_index,
-            enricher.band_index,
-            enricher.seen,
-            published_at=a.published_at,
-        )
-        return enriched_from(a, verdict)
+        return dedup_step(a, enricher.dedup)
 
     stages = [
         ("clean", RawArticle.from_bytes, clean_step),

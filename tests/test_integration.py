@@ -10,11 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agents.sink import read_all
-from newsflow.demo import start_worker, stop_worker
 from newsflow.kafka import collect, end_offsets, producer
 from newsflow.replay import replay
 from newsflow.settings import Settings
+from testing import read_all, start_worker, stop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.kafka

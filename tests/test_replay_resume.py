@@ -153,7 +153,7 @@ def test_reprocess_commits_raw_from_start_and_skips_intermediate(pipeline_env: d
 @pytest.mark.kafka
 @pytest.mark.slow
 def test_reprocess_runs_the_backlog_again_through_a_worker(pipeline_env: dict[str, str], tmp_path: Path) -> None:
-    from newsflow.demo import start_worker, stop_worker
+    from testing import start_worker, stop_worker
 
     s = Settings.from_env(pipeline_env)
     enriched = s.topic("enriched")

@@ -21,9 +21,9 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
-from newsflow.demo import isolated_env, stop_worker
 from newsflow.kafka import producer
 from newsflow.settings import Settings
+from testing import isolated_env, stop_worker
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.sink import FileSink, UnsafePath, batch_path, parse_name, read_all, valid_line, write_batch
+from agents.sink import FileSink, UnsafePath, batch_path, parse_name, valid_line, write_batch
+from testing import read_all
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from evals.chaos import Workers, file_ids, make_articles, produce, wait_for
-from newsflow.demo import isolated_env
 from newsflow.settings import Settings
+from testing import isolated_env
 
 pytestmark = pytest.mark.kafka
 

@@ -1,0 +1,122 @@
+"""The loops the agents run: one shared loop for the four processing stages, one for the file sink.
+
+Every stage is at-least-once: a message is acknowledged only after its result was handed to the
+producer, and the results are idempotent (same key, same content; the file sink skips what it
+wrote already), so a crash repeats work but never loses an article.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import faust
+from pydantic import BaseModel
+
+from agents import metrics
+from agents.deadletter import Outcome, TooLarge, guarded, letter_for, limits_for
+from agents.delivery import Delivery
+from agents.guard import OffLoop, StageTimeout, crash_guard
+from agents.sink import valid_line
+
+if TYPE_CHECKING:  # the settings object is passed in; agents never build one
+    from newsflow.settings import Settings
+
+SOURCE_HEADER = "nf-src"
+# Stateless stages, safe to run in a worker thread (``settings.stage_threads``).
+THREAD_SAFE_STAGES = frozenset({"clean", "entities", "classify"})
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One processing stage: how to read its input, the pure step, where its output goes."""
+
+    name: str
+    parse: Callable[[bytes], BaseModel]
+    step: Callable[[Any], BaseModel]
+    out: faust.TopicT
+
+
+def source_header(stage: str, event: faust.EventT) -> dict[str, bytes]:
+    """``nf-src``: the raw message an article came from, so the sink can skip upstream copies."""
+    src = (event.headers or {}).get(SOURCE_HEADER) if stage != "clean" else None
+    if not src:
+        src = f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
+    return {SOURCE_HEADER: src if isinstance(src, bytes) else str(src).encode()}
+
+
+async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, delivery: Delivery) -> None:
+    """Parse, run the pure step, forward or dead-letter; the loop never raises for a message.
+
+    Parsing, size limits and serialization are ``agents.deadletter.guarded`` (the hostile-input
+    tests run the same function). With ``stage_threads`` (default) the stateless stages run off
+    the event loop in their own thread with a per-article budget (``stage_timeout_seconds``,
+    ``agents.guard.OffLoop``), so heartbeats and commits go on during a long step. A message the
+    worker process died on ``poison_crash_limit`` times is dead-lettered (``agents.guard.CrashGuard``).
+    Sends are retried while Kafka is unreachable rather than dead-lettered.
+    """
+    name = stage.name
+    limits = limits_for(settings, name)
+    off_loop = OffLoop(name, settings.stage_timeout_seconds) if settings.stage_threads else None
+    off_loop = off_loop if name in THREAD_SAFE_STAGES else None
+    crashes = crash_guard(settings.data_dir / "crashguard", settings.poison_crash_limit)
+    async for event in stream.events():
+        key, value = event.key, event.value
+        started = time.perf_counter()
+        guard_key = key or f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
+        poisoned = crashes.poisoned(name, guard_key) if crashes else None
+        if poisoned is not None:
+            letter = letter_for(name, key, value, poisoned, limits)
+            await delivery.dead_letter(name, key, Outcome(error=poisoned, letter=letter))
+            crashes.done(name, guard_key, forget=False)  # type: ignore[union-attr]
+            continue
+        if crashes:
+            crashes.begin(name, guard_key)
+        if off_loop is not None:
+            try:
+                outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
+            except StageTimeout as exc:
+                outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
+            except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
+                if crashes:
+                    crashes.done(name, guard_key, forget=False)
+                raise
+        else:
+            outcome = guarded(name, key, value, stage.parse, stage.step, limits)
+        if crashes:
+            crashes.done(name, guard_key)
+        if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
+            too_large = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
+            outcome = Outcome(error=too_large, letter=letter_for(name, key, value, too_large, limits))
+        if outcome.data is None:
+            await delivery.dead_letter(name, key, outcome)
+            continue
+        await delivery.send(stage.out, key, outcome.data, name, headers=source_header(name, event))
+        metrics.PROCESSED.labels(name).inc()
+        metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
+
+
+async def run_sink(stream: faust.StreamT, settings: Settings, delivery: Delivery) -> None:
+    """Batches to files, each offset exactly once (see ``agents.sink``); offsets are committed only
+    after this body returns, i.e. after the files were renamed into place."""
+    limits = limits_for(settings, "sink")
+    batches = stream.take_events(settings.sink_batch, within=settings.sink_flush_seconds)  # type: ignore[attr-defined]
+    async for events in batches:  # take_events is on Stream, not on the StreamT protocol
+        by_partition: dict[int, list[tuple[int, bytes, str | None]]] = {}
+        for ev in events:
+            problem = valid_line(ev.value)
+            if problem is not None:
+                exc = ValueError(f"not written to the files: {problem}")
+                letter = letter_for("sink", ev.key, ev.value, exc, limits)
+                await delivery.dead_letter("sink", ev.key, Outcome(error=exc, letter=letter))
+                continue
+            src = (ev.headers or {}).get(SOURCE_HEADER)
+            by_partition.setdefault(ev.message.partition, []).append(
+                (ev.message.offset, ev.value, src.decode("utf-8", "replace") if src else None)
+            )
+        for partition, evs in by_partition.items():
+            await delivery.write(partition, evs)
+        metrics.PROCESSED.labels("sink").inc(sum(len(v) for v in by_partition.values()))
