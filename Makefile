@@ -9,7 +9,8 @@ KAFKA_PORT ?= 19092
 DEMO_DIR := .run/demo
 
 .PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
-        wheel-venv eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos clean
+        wheel-venv eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos chaos-soak \
+        clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -91,6 +92,12 @@ bench-poll: $(STAMP)
 
 chaos: setup
 	$(PY) -m pytest -q -s -m chaos -p no:cacheprovider tests/test_chaos.py
+
+# Every chaos scenario N times in a row, each run on a fresh broker; one table at the end.
+# The tmpfs scenarios (disk-full, read-only) need root for mount, else they report "skipped".
+N ?= 5
+chaos-soak: setup
+	$(PY) -m evals.chaos --soak $(N)
 
 clean:
 	rm -rf .run out build *.egg-info .pytest_cache

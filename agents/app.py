@@ -22,6 +22,9 @@ def _credentials(s: Settings) -> faust.types.auth.CredentialsArg | None:
 
 
 def create_app(s: Settings) -> faust.App:
+    from agents import faust_fixes
+
+    faust_fixes.install()  # at-least-once: never commit over an unacknowledged offset
     return faust.App(
         s.app_id,
         broker=[f"kafka://{h.strip()}" for h in s.kafka_bootstrap.split(",")],

@@ -33,6 +33,7 @@ async def retrying(
     stage: str,
     what: str,
     level: int = logging.WARNING,
+    max_delay: float = MAX_DELAY,
 ) -> T:
     """``await attempt()`` until it succeeds; each failure of a ``retry_on`` kind is counted and
     logged, then retried after a delay that doubles up to ``MAX_DELAY``. Cancellation passes."""
@@ -46,7 +47,7 @@ async def retrying(
             metrics.ERRORS.labels(stage, type(exc).__name__).inc()
             log.log(level, "%s: %s failed (%s: %s); retrying in %.1fs", stage, what, type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
+            delay = min(delay * 2, max_delay)
 
 
 class Delivery:
@@ -55,6 +56,7 @@ class Delivery:
     def __init__(self, deadletter_topic: faust.TopicT, files: FileSink) -> None:
         self.deadletter_topic = deadletter_topic
         self.files = files
+        self.sink_trouble: str | None = None  # the last file-system error while the sink cannot write
 
     async def send(
         self,
@@ -91,6 +93,20 @@ class Delivery:
         unwritten batch is never acknowledged."""
 
         async def attempt() -> object:
-            return self.files.write(partition, events)
+            try:
+                written = self.files.write(partition, events)
+            except (OSError, UnsafePath) as exc:
+                if self.sink_trouble is None:
+                    metrics.SINK_FAILING.set(1)
+                self.sink_trouble = f"{type(exc).__name__}: {exc}"
+                raise
+            if self.sink_trouble is not None:
+                log.warning("sink: writing works again (partition %d); catching up", partition)
+                self.sink_trouble = None
+                metrics.SINK_FAILING.set(0)
+            return written
 
-        await retrying(attempt, (OSError, UnsafePath), "sink", f"writing partition {partition}", logging.ERROR)
+        # Retried every few seconds at most, so the sink catches up soon after space comes back.
+        await retrying(
+            attempt, (OSError, UnsafePath), "sink", f"writing partition {partition}", logging.ERROR, max_delay=5.0
+        )

@@ -86,12 +86,17 @@ async def watch_consumer(app: faust.App, stalls: StallWatch, stage_topics: Colle
                 log.warning("seek of %s[%d] failed: %s", tp.topic, tp.partition, exc)
 
 
-def health_page(app_id: str, entity_mode: str) -> Any:
+def health_page(app_id: str, entity_mode: str, delivery: Any = None) -> Any:
     """The ``/health`` view: the worker answers, says which app it belongs to and which models it
-    loaded (so a deployment can check it runs the model, not a degraded mode)."""
+    loaded (so a deployment can check it runs the model, not a degraded mode); 503 while the file
+    sink cannot write (``delivery.sink_trouble``: disk full, read-only, ...)."""
 
     async def health(web: Any, request: Any) -> Any:
         models = [m.model_dump() for m in loaded()]
-        return web.json({"status": "ok", "app": app_id, "entity_mode": entity_mode, "models": models})
+        body = {"status": "ok", "app": app_id, "entity_mode": entity_mode, "models": models}
+        trouble = getattr(delivery, "sink_trouble", None)
+        if trouble:
+            return web.json({**body, "status": "failing", "sink": trouble}, status=503)
+        return web.json(body)
 
     return health

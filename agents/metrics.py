@@ -16,6 +16,9 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 CONSUMER_LAG = Gauge("newsflow_consumer_lag", "Messages behind the log end", ["topic", "partition"])
+SINK_FAILING = Gauge(
+    "newsflow_sink_failing", "1 while the file sink cannot write (disk full, read-only, ...); /health is not ok then"
+)
 
 
 async def metrics_page(web: Any, request: Any) -> Any:

@@ -10,10 +10,13 @@ Exactly once in the files. Two kinds of repeats reach the sink, and both are ski
 1. Redelivered offsets. Faust commits the offsets of a batch only after the agent body returned,
    i.e. after the file was renamed (``take_events`` acks the events when the loop body finishes,
    and a commit first flushes the producer). A crash between the rename and the commit makes
-   Kafka deliver those offsets again, possibly cut into different batches. The file names are the
-   record of what was written: before writing a batch of partition *p*, the sink knows the highest
-   offset already in a file of *p* (its *high-water mark*) and skips every event at or below it.
-   Offsets of one partition arrive in order, so the mark is enough.
+   Kafka deliver those offsets again, possibly cut into different batches. The sidecars are the
+   record of what was written: the sink knows the set of offsets of *p* already in a file (kept
+   as ranges) and skips exactly those. A high-water mark would not do: offsets do not always
+   arrive in order. Faust can drop a fetched record around a start or a rebalance; the stall
+   watch (``agents.topology.StallWatch``) then seeks back and the record arrives *after* later
+   offsets were written. Skipping everything at or below the highest written offset lost that
+   record from the files (the failover chaos run: 2,000 on the topic, 1,999 in the files).
 2. Upstream copies. The stages are at-least-once too: a stage that crashes re-sends what it had
    produced since its last commit, so the same article appears again on the enriched topic at a
    *later* offset. Every stage forwards an ``nf-src`` header naming the raw message the article
@@ -40,6 +43,7 @@ agent dead-letters it) so every line of every file parses.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -113,13 +117,18 @@ def _write_atomic(root: Path, path: Path, data: bytes) -> None:
         os.unlink(tmp)  # left over by an earlier process with the same pid
     fd = os.open(tmp, flags, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk gets its space back at once
+        raise
     _fsync_dir(path.parent)
 
 
@@ -149,6 +158,48 @@ def valid_line(value: bytes | None) -> str | None:
     return None
 
 
+class OffsetRanges:
+    """A set of offsets stored as sorted, disjoint ``[start, end]`` ranges: what one partition wrote
+    is nearly contiguous, so this stays a few entries where a set would hold every offset."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def __contains__(self, offset: int) -> bool:
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return i >= 0 and offset <= self.ends[i]
+
+    def add(self, offset: int) -> None:
+        if offset in self:
+            return
+        i = bisect.bisect_right(self.starts, offset)  # ranges before i start at or below offset
+        joins_left = i > 0 and self.ends[i - 1] == offset - 1
+        joins_right = i < len(self.starts) and self.starts[i] == offset + 1
+        if joins_left and joins_right:
+            self.ends[i - 1] = self.ends[i]
+            del self.starts[i], self.ends[i]
+        elif joins_left:
+            self.ends[i - 1] = offset
+        elif joins_right:
+            self.starts[i] = offset
+        else:
+            self.starts.insert(i, offset)
+            self.ends.insert(i, offset)
+
+    def add_range(self, first: int, last: int) -> None:
+        for offset in range(first, last + 1):
+            self.add(offset)
+
+    def drop_below(self, floor: int) -> None:
+        keep = [(a, b) for a, b in zip(self.starts, self.ends, strict=True) if b >= floor]
+        self.starts = [max(a, floor) for a, _ in keep]
+        self.ends = [b for _, b in keep]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
 class FileSink:
     """Writes batches of ``(offset, value[, source])`` per partition, each offset and each source once.
 
@@ -161,6 +212,8 @@ class FileSink:
         self.out_dir = Path(out_dir)
         self.window = window
         self._high: dict[int, int] = {}
+        self._written: dict[int, OffsetRanges] = {}
+        self._floor: dict[int, int] = {}  # offsets below it count as written (older than the window)
         self._seen: dict[int, dict[str, int]] = {}
         self.skipped = 0  # redelivered offsets already in a file
         self.copies = 0  # upstream copies of an input already in a file
@@ -168,6 +221,8 @@ class FileSink:
     def forget(self) -> None:
         """Drop what is remembered about every partition (call on every rebalance)."""
         self._high.clear()
+        self._written.clear()
+        self._floor.clear()
         self._seen.clear()
 
     def _scan(self, partition: int) -> None:
@@ -185,17 +240,23 @@ class FileSink:
                     junk.suffix == ".src" and not junk.with_name(junk.name[1:-4] + ".jsonl").exists()
                 ):
                     junk.unlink(missing_ok=True)
-            for (_, _first, last), f in files:
-                if last < high - self.window:
-                    continue
-                side = f.with_name(f".{f.name[:-6]}.src")
-                if not side.exists():
-                    continue
-                for line in side.read_text().splitlines():
-                    off_s, _, src = line.partition(" ")
-                    if src and src != "-":
-                        seen[src] = int(off_s)
+        floor = high - self.window
+        written = OffsetRanges()
+        for (_, first, last), f in files:
+            if last < floor:
+                continue
+            side = f.with_name(f".{f.name[:-6]}.src")
+            if not side.exists():  # written without a sidecar: take the whole range as written
+                written.add_range(max(first, floor), last)
+                continue
+            for line in side.read_text().splitlines():
+                off_s, _, src = line.partition(" ")
+                written.add(int(off_s))
+                if src and src != "-":
+                    seen[src] = int(off_s)
         self._high[partition] = high
+        self._written[partition] = written
+        self._floor[partition] = floor
         self._seen[partition] = seen
 
     def high_water(self, partition: int) -> int:
@@ -203,6 +264,11 @@ class FileSink:
         if partition not in self._high:
             self._scan(partition)
         return self._high[partition]
+
+    def is_written(self, partition: int, offset: int) -> bool:
+        """Whether ``offset`` of ``partition`` is already in a file (or older than the window)."""
+        self.high_water(partition)
+        return offset < self._floor[partition] or offset in self._written[partition]
 
     def write(
         self,
@@ -213,11 +279,12 @@ class FileSink:
         """Write the events not yet in a file as one batch; None if there were none."""
         high = self.high_water(partition)
         seen = self._seen[partition]
+        written = self._written[partition]
         fresh: list[tuple[int, bytes, str | None]] = []
         batch_sources: set[str] = set()
         for ev in sorted(events, key=lambda e: e[0]):
             off, value, src = ev[0], ev[1], (ev[2] if len(ev) > 2 else None)  # type: ignore[misc]
-            if off <= high:
+            if self.is_written(partition, off):
                 self.skipped += 1
             elif src is not None and (src in seen or src in batch_sources):
                 self.copies += 1
@@ -232,11 +299,14 @@ class FileSink:
         side = "".join(f"{o} {src or '-'}\n" for o, _, src in fresh).encode()
         _write_atomic(self.out_dir, path.with_name(f".{path.name[:-6]}.src"), side)
         _write_atomic(self.out_dir, path, b"".join(v.rstrip(b"\n") + b"\n" for _, v, _ in fresh))
-        self._high[partition] = last
+        high = self._high[partition] = max(high, last)
         for o, _, src in fresh:
+            written.add(o)
             if src is not None:
                 seen[src] = o
-        if len(seen) > 2 * self.window:
-            floor = last - self.window
+        if len(seen) > 2 * self.window or len(written) > 1000:
+            floor = max(self._floor[partition], high - self.window)
             self._seen[partition] = {k: v for k, v in seen.items() if v >= floor}
+            written.drop_below(floor)
+            self._floor[partition] = floor
         return path

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from agents import metrics
 from agents.deadletter import Outcome, TooLarge, guarded, letter_for, limits_for
 from agents.delivery import Delivery
+from agents.guard import OffLoop, StageTimeout, crash_guard
 from agents.sink import valid_line
 
 if TYPE_CHECKING:  # the settings object is passed in; agents never build one
@@ -27,10 +28,6 @@ if TYPE_CHECKING:  # the settings object is passed in; agents never build one
 SOURCE_HEADER = "nf-src"
 # Stateless stages, safe to run in a worker thread (``settings.stage_threads``).
 THREAD_SAFE_STAGES = frozenset({"clean", "entities", "classify"})
-
-
-class StageTimeout(TimeoutError):
-    """A stateless step ran longer than ``stage_timeout_seconds``."""
 
 
 @dataclass(frozen=True)
@@ -55,27 +52,42 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
     """Parse, run the pure step, forward or dead-letter; the loop never raises for a message.
 
     Parsing, size limits and serialization are ``agents.deadletter.guarded`` (the hostile-input
-    tests run the same function). With ``stage_threads`` the stateless stages run in a thread with
-    a time budget (``stage_timeout_seconds``); it is off by default (README "Decisions"). Sends are
-    retried while Kafka is unreachable rather than dead-lettered.
+    tests run the same function). With ``stage_threads`` (default) the stateless stages run off
+    the event loop in their own thread with a per-article budget (``stage_timeout_seconds``,
+    ``agents.guard.OffLoop``), so heartbeats and commits go on during a long step. A message the
+    worker process died on ``poison_crash_limit`` times is dead-lettered (``agents.guard.CrashGuard``).
+    Sends are retried while Kafka is unreachable rather than dead-lettered.
     """
     name = stage.name
     limits = limits_for(settings, name)
-    threaded = settings.stage_threads and name in THREAD_SAFE_STAGES
-    timeout = settings.stage_timeout_seconds
+    off_loop = OffLoop(name, settings.stage_timeout_seconds) if settings.stage_threads else None
+    off_loop = off_loop if name in THREAD_SAFE_STAGES else None
+    crashes = crash_guard(settings.data_dir / "crashguard", settings.poison_crash_limit)
     async for event in stream.events():
         key, value = event.key, event.value
         started = time.perf_counter()
-        if threaded:
+        guard_key = key or f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
+        poisoned = crashes.poisoned(name, guard_key) if crashes else None
+        if poisoned is not None:
+            letter = letter_for(name, key, value, poisoned, limits)
+            await delivery.dead_letter(name, key, Outcome(error=poisoned, letter=letter))
+            crashes.done(name, guard_key, forget=False)  # type: ignore[union-attr]
+            continue
+        if crashes:
+            crashes.begin(name, guard_key)
+        if off_loop is not None:
             try:
-                outcome = await asyncio.wait_for(
-                    asyncio.to_thread(guarded, name, key, value, stage.parse, stage.step, limits), timeout
-                )
-            except TimeoutError:
-                exc = StageTimeout(f"{name} took longer than {timeout}s")
+                outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
+            except StageTimeout as exc:
                 outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
+            except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
+                if crashes:
+                    crashes.done(name, guard_key, forget=False)
+                raise
         else:
             outcome = guarded(name, key, value, stage.parse, stage.step, limits)
+        if crashes:
+            crashes.done(name, guard_key)
         if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
             too_large = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
             outcome = Outcome(error=too_large, letter=letter_for(name, key, value, too_large, limits))

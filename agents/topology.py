@@ -108,7 +108,7 @@ def build_app(settings: Settings) -> faust.App:
     app.on_partitions_revoked.connect(on_rebalance)  # type: ignore[arg-type]  # mode's stubs want signal=
     app.on_partitions_assigned.connect(on_rebalance)  # type: ignore[arg-type]
     app.page("/metrics")(metrics_page)
-    app.page("/health")(health_page(settings.app_id, settings.entity_mode))
+    app.page("/health")(health_page(settings.app_id, settings.entity_mode, delivery))
     return app
 
 

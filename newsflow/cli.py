@@ -154,14 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+# Commands that talk to Kafka: each first checks that the broker accepts its login.
+_KAFKA_COMMANDS = frozenset({"replay", "reprocess", "worker", "topics", "tail", "demo"})
+
+
+def _check_login() -> None:
+    from newsflow.kafka import check_login
+    from newsflow.settings import get_settings
+
+    asyncio.run(check_login(get_settings()))
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYTHONHASHSEED", "0")
     args = build_parser().parse_args(argv)
+    from newsflow.kafka import LoginRefused
+
     try:
+        if args.command in _KAFKA_COMMANDS:
+            _check_login()
         return int(args.func(args) or 0)
     except ModelMissingError as exc:  # a broken install: one clear line, no traceback, non-zero exit
         print(f"newsflow: {exc}", file=sys.stderr)
         return 3
+    except LoginRefused as exc:
+        print(f"newsflow {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

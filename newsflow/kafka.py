@@ -14,6 +14,44 @@ from newsflow.settings import Settings
 STAGES = ("raw", "cleaned", "tagged", "classified", "enriched", "deadletter")
 
 
+class LoginRefused(RuntimeError):
+    """The broker refused this client's credentials or TLS; retrying cannot help."""
+
+
+async def check_login(s: Settings, timeout: float = 20.0) -> None:
+    """Open one connection to a bootstrap broker with the configured security and log in, so that
+    wrong credentials or an untrusted certificate end the command with one clear error instead of
+    every client retrying in a loop. A broker that cannot be reached is left to the clients'
+    own retries (it may be starting)."""
+    import ssl
+
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import AuthenticationFailedError, KafkaConnectionError, SaslAuthenticationFailed
+
+    kw = s.kafka_client_kwargs()
+    who = f"user {s.sasl_username!r} ({kw.get('sasl_mechanism')}) " if s.security_protocol.startswith("SASL") else ""
+    for server in s.kafka_bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, int(port), request_timeout_ms=int(timeout * 1000), **kw), timeout
+            )
+        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+            raise LoginRefused(
+                f"Kafka at {server} refused the login of {who}over {s.security_protocol}: {exc}. "
+                "Check NEWSFLOW_SASL_USERNAME / NEWSFLOW_SASL_PASSWORD / NEWSFLOW_SASL_MECHANISM."
+            ) from None
+        except ssl.SSLError as exc:
+            raise LoginRefused(
+                f"TLS with Kafka at {server} failed: {exc}. Check NEWSFLOW_SSL_CAFILE (the CA that signed the "
+                "broker's certificate) and NEWSFLOW_SECURITY_PROTOCOL."
+            ) from None
+        except (OSError, KafkaConnectionError, TimeoutError):
+            continue  # unreachable: the clients retry as usual
+        conn.close()
+        return
+
+
 def topic_partitions(s: Settings) -> dict[str, int]:
     return {s.topic(t): (s.dedup_partitions if t == "classified" else s.partitions) for t in STAGES}
 

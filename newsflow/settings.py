@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    sasl_password: SecretStr | None = Field(None, description="never logged or printed (a secret type)")
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
@@ -56,12 +56,21 @@ class Settings(BaseSettings):
         "fetched message acknowledged is re-read from the committed offset (agents.health)",
     )
     stage_timeout_seconds: float = Field(
-        120.0, gt=0, description="with stage_threads, a stateless step running longer is dead-lettered"
+        60.0,
+        gt=0,
+        description="per-article budget of a stage step run off the event loop; an article that takes longer "
+        "is dead-lettered (agents.guard.OffLoop)",
     )
     stage_threads: bool = Field(
-        False,
-        description="run clean/entities/classify in a thread with a time budget (experimental: "
-        "a rebalance while a step is in its thread can lose messages; README 'Decisions')",
+        True,
+        description="run clean/entities/classify off the event loop in a thread per stage, so a long step "
+        "never stalls heartbeats and commits (off: in the loop, no time budget)",
+    )
+    poison_crash_limit: int = Field(
+        3,
+        ge=0,
+        description="after this many worker deaths while a stage processed one message (same key), the "
+        "message is dead-lettered instead of processed again; 0 turns the guard off (agents.guard.CrashGuard)",
     )
     dedup_window_days: float = Field(7.0, gt=0, description="dedup memory, in publication time")
     dedup_expiry_seconds: float = Field(

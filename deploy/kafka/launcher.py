@@ -10,12 +10,21 @@ Central through ``pom.xml`` (``mvn dependency:copy-dependencies``) and are cache
     python deploy/kafka/launcher.py status [--data .run/kafka]
 
 Tests import this module and call ``start``/``stop`` with a free port and a temporary folder.
+
+``start(..., security=Security.make(folder, users))`` starts the broker with one ``SASL_SSL``
+listener instead: TLS with a certificate signed by a throw-away CA that ``make_certs`` creates with
+openssl (the client trusts ``ca.pem``), SASL/SCRAM-SHA-512 users written into the KRaft storage at
+format time, and the StandardAuthorizer (deny unless an ACL allows; ``add_acls`` writes them through
+Kafka's own ``AclCommand``). The controller listener stays PLAINTEXT on 127.0.0.1 and is not
+advertised: its principal (``ANONYMOUS``) is a super user so the node can talk to itself. For tests
+and local trials of docs/security.md; a production cluster has its own CA and users.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -42,6 +51,168 @@ class Broker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class Security:
+    """A SASL_SSL listener: TLS keystore, the CA clients trust, SCRAM users (name -> password); ``admin``
+    is the broker's own user and the only super user besides the local controller."""
+
+    cafile: Path
+    keystore: Path
+    store_password: str
+    users: dict[str, str]
+    admin: str = "admin"
+
+    @classmethod
+    def make(cls, folder: Path, users: dict[str, str] | None = None) -> Security:
+        """Certificates in ``folder`` (``make_certs``) plus an admin user with a random password."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        store_password = secrets.token_hex(12)
+        cafile, keystore = make_certs(folder, store_password)
+        return cls(cafile, keystore, store_password, {"admin": secrets.token_hex(16), **(users or {})})
+
+    def client_properties(self, folder: Path, user: str | None = None) -> Path:
+        """A Java client config (for Kafka's command-line tools) logging in as ``user`` (default admin)."""
+        user = user or self.admin
+        path = Path(folder) / f"client-{user}.properties"
+        truststore = self.cafile.with_name("truststore.p12")
+        path.write_text(
+            "security.protocol=SASL_SSL\n"
+            "sasl.mechanism=SCRAM-SHA-512\n"
+            f"sasl.jaas.config={_jaas(user, self.users[user])}\n"
+            "ssl.truststore.type=PKCS12\n"
+            f"ssl.truststore.location={truststore}\n"
+            f"ssl.truststore.password={self.store_password}\n"
+        )
+        path.chmod(0o600)
+        return path
+
+
+def _jaas(user: str, password: str) -> str:
+    return f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{user}" password="{password}";'
+
+
+def make_certs(folder: Path, store_password: str, days: int = 2) -> tuple[Path, Path]:
+    """A CA and a broker certificate for 127.0.0.1/localhost signed by it (openssl), the broker's
+    PKCS12 keystore and a PKCS12 truststore holding the CA (keytool). Returns (ca.pem, broker.p12)."""
+    folder = Path(folder)
+    openssl = shutil.which("openssl")
+    keytool = shutil.which("keytool")
+    if openssl is None or keytool is None:
+        raise RuntimeError("openssl and keytool are needed to make the test certificates")
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    run(
+        openssl,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        str(days),
+        "-subj",
+        "/CN=newsflow-test-ca",
+    )
+    (folder / "broker.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(
+        openssl,
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "broker.key",
+        "-out",
+        "broker.csr",
+        "-subj",
+        "/CN=localhost",
+    )
+    run(
+        openssl,
+        "x509",
+        "-req",
+        "-in",
+        "broker.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "broker.pem",
+        "-days",
+        str(days),
+        "-extfile",
+        "broker.ext",
+    )
+    run(
+        openssl,
+        "pkcs12",
+        "-export",
+        "-in",
+        "broker.pem",
+        "-inkey",
+        "broker.key",
+        "-certfile",
+        "ca.pem",
+        "-name",
+        "broker",
+        "-out",
+        "broker.p12",
+        "-passout",
+        f"pass:{store_password}",
+    )
+    (folder / "truststore.p12").unlink(missing_ok=True)
+    run(
+        keytool,
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "ca",
+        "-file",
+        "ca.pem",
+        "-storetype",
+        "PKCS12",
+        "-keystore",
+        "truststore.p12",
+        "-storepass",
+        store_password,
+    )
+    for secret in ("ca.key", "broker.key", "broker.p12", "truststore.p12"):
+        (folder / secret).chmod(0o600)
+    return folder / "ca.pem", folder / "broker.p12"
+
+
+def add_acls(security: Security, bootstrap: str, folder: Path, *acl_args: list[str]) -> None:
+    """Run Kafka's ``AclCommand --add`` once per argument list, as the admin user, e.g.
+    ``["--allow-principal", "User:x", "--operation", "Read", "--topic", "t"]``."""
+    config = security.client_properties(folder)
+    for args in acl_args:
+        subprocess.run(
+            _java_cmd(
+                "kafka.admin.AclCommand",
+                "--bootstrap-server",
+                bootstrap,
+                "--command-config",
+                str(config),
+                "--add",
+                "--force",
+                *args,
+                heap="-Xmx256m",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
 
 def fetch(quiet: bool = True) -> Path:
@@ -76,17 +247,44 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _properties(port: int, cport: int, logs: Path, partitions: int) -> str:
+def _listeners(port: int, cport: int, security: Security | None) -> str:
+    if security is None:
+        return f"""\
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+"""
+    truststore = security.cafile.with_name("truststore.p12")
+    return f"""\
+listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
+advertised.listeners=SASL_SSL://127.0.0.1:{port}
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={_jaas(security.admin, security.users[security.admin])}
+ssl.keystore.type=PKCS12
+ssl.keystore.location={security.keystore}
+ssl.keystore.password={security.store_password}
+ssl.key.password={security.store_password}
+ssl.truststore.type=PKCS12
+ssl.truststore.location={truststore}
+ssl.truststore.password={security.store_password}
+ssl.client.auth=none
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:{security.admin};User:ANONYMOUS
+"""
+
+
+def _properties(port: int, cport: int, logs: Path, partitions: int, security: Security | None = None) -> str:
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{cport}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={logs}
+{_listeners(port, cport, security)}log.dirs={logs}
 num.partitions={partitions}
 # Topics are declared by newsflow (Faust needs source topics and changelogs to agree).
 auto.create.topics.enable=false
@@ -118,10 +316,19 @@ def _java_cmd(main: str, *args: str, heap: str = "-Xmx768m") -> list[str]:
     ]
 
 
-def answers(port: int, timeout: float = 1.0) -> bool:
-    """True when the broker answers an ApiVersions request (not merely accepts TCP)."""
+def answers(port: int, timeout: float = 1.0, tls: bool = False) -> bool:
+    """True when the broker answers an ApiVersions request (not merely accepts TCP). With ``tls``
+    the request goes over TLS without verifying the certificate (ApiVersions needs no login)."""
+    import ssl
+
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            s: socket.socket = raw
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(raw)
             client = b"probe"
             body = struct.pack(">hhih", 18, 0, 1, len(client)) + client
             s.sendall(struct.pack(">i", len(body)) + body)
@@ -139,7 +346,12 @@ def answers(port: int, timeout: float = 1.0) -> bool:
 
 
 def start(
-    port: int = 9092, data: Path = DEFAULT_DATA, partitions: int = 4, timeout: float = 90.0, keep_data: bool = False
+    port: int = 9092,
+    data: Path = DEFAULT_DATA,
+    partitions: int = 4,
+    timeout: float = 90.0,
+    keep_data: bool = False,
+    security: Security | None = None,
 ) -> Broker:
     """Start a broker on ``port`` with its files under ``data``.
 
@@ -159,10 +371,16 @@ def start(
     if not reuse:
         shutil.rmtree(logs, ignore_errors=True)
     cport = cport or free_port()
-    props.write_text(_properties(port, cport, logs, partitions))
+    props.write_text(_properties(port, cport, logs, partitions, security))
+    props.chmod(0o600)  # holds the keystore and admin passwords when secured
     if not reuse:
+        scram: list[str] = []
+        for user, password in (security.users if security else {}).items():
+            scram += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         subprocess.run(
-            _java_cmd("kafka.tools.StorageTool", "format", "-t", _kafka_uuid(), "-c", str(props), heap="-Xmx256m"),
+            _java_cmd(
+                "kafka.tools.StorageTool", "format", "-t", _kafka_uuid(), "-c", str(props), *scram, heap="-Xmx256m"
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -175,7 +393,7 @@ def start(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"Kafka exited with {proc.returncode}; see {data / 'broker.log'}")
-        if answers(port):
+        if answers(port, tls=security is not None):
             return Broker(port=port, controller_port=cport, data=data, pid=proc.pid)
         time.sleep(0.3)
     stop(data)
@@ -201,15 +419,16 @@ def _kafka_uuid() -> str:
             return cid
 
 
-def stop(data: Path = DEFAULT_DATA, timeout: float = 30.0) -> bool:
-    """SIGTERM (a clean shutdown), then SIGKILL after ``timeout``. True if a broker was running."""
+def stop(data: Path = DEFAULT_DATA, timeout: float = 30.0, kill: bool = False) -> bool:
+    """SIGTERM (a clean shutdown), then SIGKILL after ``timeout``; with ``kill``, SIGKILL at once
+    (a crash: no log flush, no controlled shutdown). True if a broker was running."""
     pidfile = Path(data) / "broker.pid"
     if not pidfile.exists():
         return False
     pid = int(pidfile.read_text().split()[0])
     pidfile.unlink()
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout

@@ -1,0 +1,51 @@
+"""A fix to faust-streaming 0.15.3's commit bookkeeping that newsflow relies on for at-least-once.
+
+Faust commits, per partition, the end of the first run of consecutive acknowledged offsets. Its
+check for a hole *at the head* of that run is off by one: ``_committed_offset`` is the next offset
+to read (what Kafka stores), yet the run is refused only when ``min(acked) - committed > 1``. A
+single offset that was never acknowledged right at the committed position (for example a record
+Faust fetched and then dropped around a start or a rebalance) is therefore committed over, and
+nothing ever re-reads it. In the failover chaos run that is how an article reached the enriched
+topic but never the files. With the fix the commit stays at the hole, the stall watch
+(``agents.topology.StallWatch``) sees the committed offset behind the fetch position with nothing
+in flight and re-reads from it, and the file sink writes the offset it had not written
+(``agents.sink.FileSink`` skips by the set of written offsets, not a high-water mark).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Consumer
+from faust.utils.functional import consecutive_numbers
+
+
+def _new_offset(self: Any, tp: Any) -> int | None:
+    """Faust's ``Consumer._new_offset`` with the head-of-run check corrected (see module doc)."""
+    acked = self._acked[tp]
+    if not acked:
+        return None
+    max_offset = max(acked)
+    gap_for_tp = self._gap[tp]
+    if gap_for_tp:  # offsets the broker never had (compaction): count them as acknowledged
+        candidates = sorted(gap_for_tp.overlap(0, max_offset), key=lambda x: x.begin)
+        if candidates:
+            stuff_to_add: list[int] = []
+            for entry in candidates:
+                stuff_to_add.extend(range(entry.begin, entry.end))
+            new_max_offset = max(stuff_to_add[-1], max_offset + 1)
+            acked.extend(stuff_to_add)
+            gap_for_tp.chop(0, new_max_offset)
+    acked.sort()
+    committed = self._committed_offset[tp]
+    if committed is not None and min(acked) > committed:
+        return None  # the offset at ``committed`` was never acknowledged: do not commit over it
+    batch = next(consecutive_numbers(acked))
+    acked[: len(batch)] = []
+    self._acked_index[tp].difference_update(batch)
+    return int(batch[-1]) + 1
+
+
+def install() -> None:
+    """Patch the aiokafka driver's consumer class (idempotent)."""
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]

@@ -1,0 +1,149 @@
+"""What keeps one message from taking a worker, or its whole group, down.
+
+``OffLoop``: a stage step runs in the stage's own thread, so the event loop (Kafka heartbeats,
+commits, the other agents, ``/health``) keeps running however long the step takes. A step that
+runs past its budget is abandoned (a thread cannot be killed; it finishes in the background and
+its result is dropped) and the message is dead-lettered with the reason. The budget counts from
+when the step starts in the thread, so an article queued behind an abandoned step still gets its
+whole budget.
+
+``CrashGuard``: a message that kills the worker process itself (the kernel's OOM killer, a crash in
+native code) cannot be caught by any ``except``. Before a stage processes a message it writes the
+message's key to ``data_dir/crashguard/inflight-<stage>`` and removes it when done; a process that
+starts and finds such a file knows the previous one died on that message and adds one to its crash
+count (``crashes.json``). When the count reaches ``poison_crash_limit`` the message is
+dead-lettered instead of processed and the partition moves on. Counting by key rather than offset
+also catches the copies of the same article that at-least-once redelivery puts on the next topic
+at new offsets. The count lives in the worker's data folder: a worker restarted on its own
+folder (a restart policy, a StatefulSet) sees it; a different worker that takes the partition
+over starts counting from zero, so the number of crashes is bounded by the limit per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+T = TypeVar("T")
+
+
+class StageTimeout(TimeoutError):
+    """A stage step ran longer than its budget (``stage_timeout_seconds``)."""
+
+
+class PoisonMessage(RuntimeError):
+    """The worker process died this many times while a stage processed this message."""
+
+
+class OffLoop:
+    """One thread per stage; ``await run(fn, *args)`` returns ``fn(*args)`` or raises ``StageTimeout``."""
+
+    def __init__(self, stage: str, budget: float, poll: float = 0.25) -> None:
+        self.stage, self.budget, self.poll = stage, budget, poll
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"newsflow-{stage}")
+        self.abandoned = 0
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        started: list[float] = []
+
+        def call() -> T:
+            started.append(time.monotonic())
+            return fn(*args)
+
+        fut = asyncio.wrap_future(self.pool.submit(call))
+        while True:
+            done, _ = await asyncio.wait({fut}, timeout=self.poll)
+            if done:
+                return fut.result()
+            if started and time.monotonic() - started[0] > self.budget:
+                self.abandoned += 1
+                fut.add_done_callback(_swallow)  # the late result or error is dropped
+                raise StageTimeout(
+                    f"{self.stage} took longer than its budget of {self.budget:g}s "
+                    "(stage_timeout_seconds); abandoned, the message is dead-lettered"
+                )
+
+
+def _swallow(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+class CrashGuard:
+    """Crash counts per (stage, key), persisted in ``folder``; see the module docstring."""
+
+    KEEP = 1000  # counts remembered at most (oldest dropped first)
+
+    def __init__(self, folder: Path, limit: int) -> None:
+        self.folder, self.limit = Path(folder), limit
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.counts_path = self.folder / "crashes.json"
+        self.counts: dict[str, int] = {}
+        with contextlib.suppress(OSError, orjson.JSONDecodeError):
+            self.counts = dict(orjson.loads(self.counts_path.read_bytes()))
+        died_on = []
+        for f in self.folder.glob("inflight-*"):
+            with contextlib.suppress(OSError):
+                died_on.append(f"{f.name.removeprefix('inflight-')} {f.read_bytes().hex()}")
+                f.unlink()
+        for name in died_on:
+            self.counts[name] = self.counts.get(name, 0) + 1
+        self.died_on = died_on
+        if died_on:
+            self._save()
+
+    @staticmethod
+    def _name(stage: str, key: bytes) -> str:
+        return f"{stage} {key.hex()}"
+
+    def crashes(self, stage: str, key: bytes) -> int:
+        """How many processes died while ``stage`` processed ``key``."""
+        return self.counts.get(self._name(stage, key), 0) if self.counts else 0
+
+    def poisoned(self, stage: str, key: bytes) -> PoisonMessage | None:
+        n = self.crashes(stage, key)
+        if self.limit <= 0 or n < self.limit:
+            return None
+        return PoisonMessage(
+            f"the worker process died {n} times while the {stage} stage processed this message "
+            f"(killed: out of memory or a native crash); poison_crash_limit={self.limit}, not processed again"
+        )
+
+    def begin(self, stage: str, key: bytes) -> None:
+        (self.folder / f"inflight-{stage}").write_bytes(key)
+
+    def done(self, stage: str, key: bytes, forget: bool = True) -> None:
+        """The message is finished; ``forget`` its crash count (keep it for a dead-lettered poison
+        message, so its copies at later offsets are dead-lettered too)."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / f"inflight-{stage}").unlink()
+        if forget and self.counts and self.counts.pop(self._name(stage, key), None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        if len(self.counts) > self.KEEP:
+            self.counts = dict(list(self.counts.items())[-self.KEEP :])
+        tmp = self.counts_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(self.counts))
+        os.replace(tmp, self.counts_path)
+
+
+_GUARDS: dict[Path, CrashGuard] = {}
+
+
+def crash_guard(folder: Path, limit: int) -> CrashGuard | None:
+    """The process's one guard for ``folder`` (None when ``limit`` is 0), created at first use so it
+    reads what the previous process left before anything new is noted."""
+    if limit <= 0:
+        return None
+    if folder not in _GUARDS:
+        _GUARDS[folder] = CrashGuard(folder, limit)
+    return _GUARDS[folder]

@@ -1,0 +1,102 @@
+"""agents.guard: steps off the event loop with a budget, and the crash counter for poison messages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.guard import CrashGuard, OffLoop, StageTimeout
+
+
+def test_off_loop_keeps_the_event_loop_free() -> None:
+    """A step blocking its thread for 1.5 s: the loop keeps ticking (heartbeats would go on)."""
+
+    async def main() -> tuple[str, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        t = asyncio.create_task(ticker())
+        result = await OffLoop("entities", budget=10).run(lambda: time.sleep(1.5) or "done")
+        t.cancel()
+        return result, ticks
+
+    result, ticks = asyncio.run(main())
+    assert result == "done" and ticks >= 10
+
+
+def test_budget_counts_from_the_start_of_each_step() -> None:
+    """The runaway step is abandoned; the next one, queued behind it, still gets its whole budget."""
+
+    async def main() -> list[str]:
+        off = OffLoop("entities", budget=0.6, poll=0.05)
+        out = []
+        try:
+            await off.run(time.sleep, 1.5)
+        except StageTimeout as exc:
+            out.append(str(exc))
+        out.append(await off.run(lambda: time.sleep(0.4) or "second"))
+        return out
+
+    out = asyncio.run(main())
+    assert "budget of 0.6s" in out[0] and out[1] == "second"
+
+
+def test_errors_of_the_step_come_through() -> None:
+    async def main() -> None:
+        await OffLoop("clean", budget=5).run(int, "not a number")
+
+    with pytest.raises(ValueError):
+        asyncio.run(main())
+
+
+def _die_while(folder: Path, stage: str, key: bytes) -> None:
+    """A child process that begins ``key`` and is killed by SIGKILL before it is done."""
+    code = (
+        "import os, signal, sys; from pathlib import Path; from agents.guard import CrashGuard; "
+        f"g = CrashGuard(Path({str(folder)!r}), 2); g.begin({stage!r}, {key!r}); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": root}, cwd=root)
+    assert done.returncode == -9
+
+
+def test_a_message_that_kills_the_process_is_poisoned_after_the_limit(tmp_path: Path) -> None:
+    folder = tmp_path / "crashguard"
+    assert CrashGuard(folder, 2).poisoned("entities", b"bad") is None
+    _die_while(folder, "entities", b"bad")
+    g = CrashGuard(folder, 2)
+    assert g.crashes("entities", b"bad") == 1 and g.poisoned("entities", b"bad") is None
+    _die_while(folder, "entities", b"bad")
+    g = CrashGuard(folder, 2)
+    why = g.poisoned("entities", b"bad")
+    assert why is not None and "died 2 times" in str(why) and "entities" in str(why)
+    assert g.poisoned("clean", b"bad") is None and g.poisoned("entities", b"good") is None
+    # Dead-lettered: the count stays, so a copy of the article at a later offset is caught too.
+    g.done("entities", b"bad", forget=False)
+    assert CrashGuard(folder, 2).poisoned("entities", b"bad") is not None
+
+
+def test_a_message_finished_normally_is_not_counted(tmp_path: Path) -> None:
+    folder = tmp_path / "crashguard"
+    g = CrashGuard(folder, 1)
+    g.begin("clean", b"k")
+    g.done("clean", b"k")
+    assert CrashGuard(folder, 1).crashes("clean", b"k") == 0
+    # One crash, then the message went through on the retry: its count is forgotten.
+    _die_while(folder, "clean", b"k")
+    g = CrashGuard(folder, 3)
+    assert g.crashes("clean", b"k") == 1
+    g.begin("clean", b"k")
+    g.done("clean", b"k")
+    assert CrashGuard(folder, 3).crashes("clean", b"k") == 0
