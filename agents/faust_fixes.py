@@ -7,7 +7,7 @@ single offset that was never acknowledged right at the committed position (for e
 Faust fetched and then dropped around a start or a rebalance) is therefore committed over, and
 nothing ever re-reads it. In the failover chaos run that is how an article reached the enriched
 topic but never the files. With the fix the commit stays at the hole, the stall watch
-(``agents.topology.StallWatch``) sees the committed offset behind the fetch position with nothing
+(``agents.stall.StallWatch``) sees the committed offset behind the fetch position with nothing
 in flight and re-reads from it, and the file sink writes the offset it had not written
 (``agents.sink.FileSink`` skips by the set of written offsets, not a high-water mark).
 """

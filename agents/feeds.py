@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from agents import feed_metrics as fm
 from agents.fetch import FetchConfig, Fetcher, FetchError
 from agents.poller import fetch_article, poll_feed, timing_for
-from agents.stall import Stalls, reread_stalled
+from agents.stall import StallWatch, reread_stalled
 from pipeline.schedule import first_poll
 from schemas import DeadLetter
 from schemas.feeds import FeedItem, FeedRegistration, FeedState
@@ -271,7 +271,7 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
         poller.in_flight.clear()
         poller.overlay.clear()
 
-    stalls = Stalls(s.stall_seconds)
+    stalls = StallWatch(s.stall_seconds)
 
     @app.timer(interval=5.0, name="poller_stalls")
     async def poller_stalls() -> None:

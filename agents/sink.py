@@ -14,7 +14,7 @@ Exactly once in the files. Two kinds of repeats reach the sink, and both are ski
    record of what was written: the sink knows the set of offsets of *p* already in a file (kept
    as ranges) and skips exactly those. A high-water mark would not do: offsets do not always
    arrive in order. Faust can drop a fetched record around a start or a rebalance; the stall
-   watch (``agents.topology.StallWatch``) then seeks back and the record arrives *after* later
+   watch (``agents.stall.StallWatch``) then seeks back and the record arrives *after* later
    offsets were written. Skipping everything at or below the highest written offset lost that
    record from the files (the failover chaos run: 2,000 on the topic, 1,999 in the files).
 2. Upstream copies. The stages are at-least-once too: a stage that crashes re-sends what it had

@@ -1,9 +1,7 @@
-"""Re-reading partitions that Faust stopped feeding to their agent, for any app.
-
-The same remedy as the stage workers' ``StallWatch`` in ``agents/topology.py`` (README "Stalled
-partitions are re-read"), as a function an app's timer calls with the topics to watch; the poller
-(``agents/feeds.py``) uses it for its registry and item topics, where a dropped record would be a
-registration never applied or an article never fetched. The topology's copy can move here.
+"""Re-reading partitions that Faust stopped feeding to their agent, for any app (README "Stalled
+partitions are re-read"): the stage workers (``agents.health.watch_consumer``) and the poller
+(``agents/feeds.py``, where a dropped record would be a registration never applied or an article
+never fetched) call ``reread_stalled`` from a timer with the topics to watch.
 """
 
 from __future__ import annotations
@@ -16,10 +14,18 @@ from typing import Any
 from agents import metrics
 
 
-class Stalls:
-    """``check``: the offset to seek a partition back to, or None. A partition whose committed offset
-    stays behind the fetch position for ``seconds`` with the message at that offset not in flight
-    is re-read from the committed offset, once per state (at-least-once, like any redelivery)."""
+class StallWatch:
+    """Re-reads a partition that Faust stopped feeding to its agent.
+
+    Faust can drop a record it fetched around a worker's start or a rebalance (in several places:
+    ``Consumer.getmany``, ``_drain_messages``): its fetch position moves past the record and
+    nothing re-reads it until a restart. The symptom is unambiguous: the committed offset stays put
+    behind the fetch position while the message at that offset is not being processed. After
+    ``seconds`` in that state the partition is sought back to its committed offset, once per state;
+    the re-read is at-least-once like any redelivery (every stage is idempotent by key, the file
+    sink by offset). A message merely queued behind a slow one can look the same; re-reading it
+    then costs a duplicate, never a loss.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -27,6 +33,8 @@ class Stalls:
         self.done: set[tuple[Any, int]] = set()
 
     def check(self, tp: Any, committed: int, position: int, in_flight: bool, now: float) -> int | None:
+        """The offset to seek ``tp`` back to, or None. ``in_flight``: the message at ``committed``
+        is held by an agent. Pure: ``watch_consumer`` feeds it."""
         if in_flight or committed >= position:
             self.since.pop(tp, None)
             return None
@@ -40,7 +48,7 @@ class Stalls:
         return committed
 
 
-async def reread_stalled(app: Any, topics: Iterable[str], stalls: Stalls, log: logging.Logger) -> None:
+async def reread_stalled(app: Any, topics: Iterable[str], stalls: StallWatch, log: logging.Logger) -> None:
     """One pass over ``app``'s assigned partitions of ``topics`` (call it from a timer)."""
     watched = set(topics)
     consumer = app.consumer

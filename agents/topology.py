@@ -29,10 +29,11 @@ import faust
 from agents.app import create_app
 from agents.dedup_state import DedupTables
 from agents.delivery import Delivery
-from agents.health import LAG_INTERVAL, StallWatch, health_page, watch_consumer
+from agents.health import LAG_INTERVAL, health_page, watch_consumer
 from agents.metrics import metrics_page
 from agents.sink import FileSink
 from agents.stages import Stage, run_sink, run_stage
+from agents.stall import StallWatch
 from pipeline.dedup import DEFAULT as DEDUP_DEFAULT
 from pipeline.enrich import classify_step, clean_step, entities_step
 from schemas import ClassifiedArticle, CleanedArticle, RawArticle, TaggedArticle

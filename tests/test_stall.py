@@ -6,7 +6,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from agents.stall import Stalls, reread_stalled
+from agents.stall import StallWatch, reread_stalled
 
 
 class _TP(NamedTuple):
@@ -18,7 +18,7 @@ TP = _TP("p.feed-items", 0)
 
 
 def test_stuck_partition_is_reread_once_after_the_delay() -> None:
-    w = Stalls(30.0)
+    w = StallWatch(30.0)
     assert w.check(TP, committed=0, position=1, in_flight=False, now=0.0) is None
     assert w.check(TP, committed=0, position=1, in_flight=False, now=29.0) is None
     assert w.check(TP, committed=0, position=1, in_flight=False, now=30.0) == 0
@@ -27,7 +27,7 @@ def test_stuck_partition_is_reread_once_after_the_delay() -> None:
 
 
 def test_work_in_flight_is_never_reread() -> None:
-    w = Stalls(1.0)
+    w = StallWatch(1.0)
     for t in range(10):
         assert w.check(TP, committed=4, position=9, in_flight=True, now=float(t)) is None
 
@@ -50,7 +50,7 @@ class _Consumer:
 
 async def test_reread_seeks_a_stuck_watched_partition_only(caplog) -> None:  # type: ignore[no-untyped-def]
     app = SimpleNamespace(consumer=_Consumer())
-    stalls = Stalls(0.0)
+    stalls = StallWatch(0.0)
     log = logging.getLogger("newsflow.poll")
     await reread_stalled(app, ["p.feed-items"], stalls, log)  # first sight starts the clock
     await reread_stalled(app, ["p.feed-items"], stalls, log)

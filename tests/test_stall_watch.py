@@ -1,7 +1,7 @@
 """The stall check: a partition whose committed offset sits behind the fetch position with its
 message not held by any agent is re-read once, after ``seconds``; a busy or caught-up one never."""
 
-from agents.health import StallWatch
+from agents.stall import StallWatch
 
 TP = ("newsflow.cleaned", 0)
 
