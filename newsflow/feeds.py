@@ -12,10 +12,8 @@ import time
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
-from newsflow.kafka import producer, read_topic
+from newsflow.kafka import create_missing_topics, producer, read_topic
 from newsflow.settings import Settings
 from pipeline.urls import canonical_url
 from schemas.feeds import FeedRegistration
@@ -39,23 +37,7 @@ def feed_topics(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
 
 
 async def ensure_feed_topics(s: Settings) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, **s.kafka_client_kwargs())
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(name, num_partitions=n, replication_factor=s.replication_factor, topic_configs=cfg)
-            for name, (n, cfg) in feed_topics(s).items()
-            if name not in existing
-        ]
-        if wanted:
-            try:
-                await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
-        return [t.name for t in wanted]
-    finally:
-        await admin.close()
+    return await create_missing_topics(s, feed_topics(s))
 
 
 def normalize_feed_url(url: str) -> str:

@@ -58,13 +58,19 @@ def topic_partitions(s: Settings) -> dict[str, int]:
 
 async def ensure_topics(s: Settings) -> list[str]:
     """Create the pipeline's topics with the declared partition counts; returns those created."""
+    return await create_missing_topics(s, {name: (n, {}) for name, n in topic_partitions(s).items()})
+
+
+async def create_missing_topics(s: Settings, specs: dict[str, tuple[int, dict[str, str]]]) -> list[str]:
+    """Create each topic of ``specs`` (name -> partitions, topic configs) that does not exist yet;
+    returns those created. Broker auto-create stays off, so every topic is declared this way."""
     admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, **s.kafka_client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, num_partitions=n, replication_factor=s.replication_factor)
-            for name, n in topic_partitions(s).items()
+            NewTopic(name, num_partitions=n, replication_factor=s.replication_factor, topic_configs=cfg or None)
+            for name, (n, cfg) in specs.items()
             if name not in existing
         ]
         if wanted:
