@@ -84,9 +84,11 @@ def cases(big_mb: int = 20) -> list[Case]:
     add("wrong-types", orjson.dumps({"id": "hostile-wrong-types", "body": ["a", "b"], "title": {"x": 1}}), "dead")
     add("id-number", orjson.dumps({"id": 12345, "body": PROSE}), "dead")
     add("missing-id", orjson.dumps({"body": PROSE, "title": "no id"}), "dead")
-    add("missing-body", _art("missing-body"), "dead")
-    add("empty-body", _art("empty-body", body=""), "dead")
-    add("whitespace-body", _art("whitespace-body", body=" \n\t\u00a0\u2003 " * 50), "dead")
+    # A headline alone is news (it is classified); with no title either there is nothing to enrich.
+    add("title-only", _art("title-only"), "ok")
+    add("missing-body", _art("missing-body", title=None), "dead")
+    add("empty-body", _art("empty-body", title="", body=""), "dead")
+    add("whitespace-body", _art("whitespace-body", title=" ", body=" \n\t\u00a0\u2003 " * 50), "dead")
     add("duplicate-keys", b'{"id": "hostile-duplicate-keys", "body": "x", "body": ' + orjson.dumps(PROSE) + b"}", "ok")
     add("extra-fields", _art("extra-fields", body=PROSE, unknown={"a": [1, 2, {"b": None}]}, score=1e308), "ok")
     # --- size ---------------------------------------------------------------------------------
@@ -132,7 +134,11 @@ def cases(big_mb: int = 20) -> list[Case]:
         "either",
     )
     add("html-many-tags", _art("html-many-tags", html="<p>" + "<b>a</b>" * 300_000 + "</p>"), "either")
-    add("html-script-only", _art("html-script-only", html="<script>" + "alert(1);" * 10_000 + "</script>"), "dead")
+    add(
+        "html-script-only",
+        _art("html-script-only", title=None, html="<script>" + "alert(1);" * 10_000 + "</script>"),
+        "dead",
+    )
     add(
         "html-entities-bomb",
         _art("html-entities-bomb", html="<p>" + "&amp;&#x10FFFF;&#0;&bogus;" * 50_000 + PROSE + "</p>"),
