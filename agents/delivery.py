@@ -16,8 +16,9 @@ import faust
 from aiokafka.errors import KafkaError
 
 from agents import metrics
+from agents.batch_files import UnsafePath
 from agents.deadletter import Outcome, minimal_dead_letter
-from agents.sink import FileSink, UnsafePath
+from agents.sink import FileSink
 
 log = logging.getLogger("newsflow.agents")
 T = TypeVar("T")

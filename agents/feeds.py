@@ -29,7 +29,6 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +36,12 @@ import faust
 from pydantic import ValidationError
 
 from agents import feed_metrics as fm
-from agents.fetch import FetchConfig, Fetcher, FetchError
-from agents.poller import fetch_article, poll_feed, timing_for
+from agents.feed_articles import declare_article_fetching
+from agents.feed_state import Poller
+from agents.poller import poll_feed, timing_for
 from agents.stall import StallWatch, reread_stalled
 from pipeline.schedule import first_poll
-from schemas import DeadLetter
-from schemas.feeds import FeedItem, FeedRegistration, FeedState
+from schemas.feeds import FeedRegistration, FeedState
 
 if TYPE_CHECKING:
     from newsflow.settings import Settings
@@ -50,28 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsflow.poll")
 
 MAX_SITEMAP_CHILDREN = 50
-# A page that failed for one of these is not fetched again when another feed lists it; after a
-# transient failure (timeout, 5xx, 429, connection) the next listing tries again.
-PERMANENT_FAILURES = frozenset({"not_html", "too_large", "decompression_bomb", "robots", "http_4xx", "bad_url"})
-
-
-@dataclass
-class Poller:
-    """What ``build_poller`` declared, for tests and the CLI."""
-
-    app: faust.App
-    settings: Settings
-    state: Any  # faust Table: feed URL -> FeedState (JSON)
-    fetched: Any  # faust Table: canonical article URL -> {"status", "id", "t"}
-    overlay: dict[str, FeedState] = field(default_factory=dict)
-    in_flight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    fetching: dict[str, asyncio.Future[None]] = field(default_factory=dict)
-    fetcher: Fetcher | None = None
-
-    async def client(self) -> Fetcher:
-        if self.fetcher is None:
-            self.fetcher = await Fetcher(FetchConfig.from_settings(self.settings)).__aenter__()
-        return self.fetcher
 
 
 def build_poller(app: faust.App, s: Settings) -> Poller:
@@ -94,18 +71,6 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
     )
     timing = timing_for(s)
     rng = random.Random()
-
-    def current(url: str) -> FeedState | None:
-        raw = poller.state.get(url)
-        table_state = FeedState.model_validate(raw) if raw is not None else None
-        pending = poller.overlay.get(url)
-        if pending is not None and (table_state is None or pending.seq > table_state.seq):
-            return pending
-        return table_state
-
-    def owned_partitions() -> set[int]:
-        """Registry partitions assigned to this worker as active (the table also holds standby copies)."""
-        return {tp.partition for tp in app.consumer.assignment() if tp.topic == registry_name}
 
     @app.agent(inbox, name="feed_registry")
     async def feed_registry(stream: faust.StreamT) -> None:
@@ -130,7 +95,7 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
                     log.warning("feeds topic: unreadable registration for %r: %s", url[:200], exc)
                     fm.FETCH_ERRORS.labels("feed", "bad_registration").inc()
                     continue
-                st = current(url)
+                st = poller.current(url)
                 if st is None:
                     st = FeedState(url=url, partition=partition, next_poll_at=first_poll(time.time(), timing, rng))
                     log.info("feed %s registered (partition %d)", url, partition)
@@ -182,86 +147,19 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         if app.rebalancing or getattr(app, "in_recovery", False) or not recovered:
             return
-        owned = owned_partitions()
+        owned = poller.owned_partitions()
         now = time.time()
         for url in list(poller.state.keys()):
             if len(poller.in_flight) >= s.poll_concurrency:
                 return
             if url in poller.in_flight:
                 continue
-            st = current(url)
+            st = poller.current(url)
             if st is None or st.partition not in owned or st.next_poll_at > now:
                 continue
             poller.in_flight[url] = asyncio.ensure_future(poll_one(st))
 
-    @app.agent(items_topic, name="fetch_articles", concurrency=s.fetch_concurrency)
-    async def fetch_articles(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            key = (event.key or b"").decode("utf-8", "replace")
-            try:
-                item = FeedItem.model_validate_json(event.value or b"")
-            except (ValueError, ValidationError) as exc:
-                await _dead_letter(key, event.value or b"", "bad_item", str(exc))
-                continue
-            done = poller.fetched.get(key)
-            if done is not None and (done.get("status") == "done" or done.get("kind") in PERMANENT_FAILURES):
-                fm.LISTINGS_SKIPPED.labels("already_fetched").inc()
-                log.debug("article %s already fetched (listed again by %s)", key, item.feed_url)
-                continue
-            waiting = poller.fetching.get(key)
-            if waiting is not None:  # another actor is fetching it right now
-                await asyncio.shield(waiting)
-                fm.LISTINGS_SKIPPED.labels("already_fetched").inc()
-                continue
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            poller.fetching[key] = fut
-            try:
-                raw = await fetch_article(await poller.client(), item)
-                ack = await raw_topic.send(key=raw.id.encode(), value=raw.to_bytes())
-                await ack
-                record = {"status": "done", "id": raw.id, "t": time.time()}
-                poller.fetched[key] = record
-                if raw.url and raw.url != key:
-                    poller.fetched[raw.url] = record
-            except FetchError as exc:
-                log.warning("article %s (feed %s): %s: %s", key, item.feed_url, exc.kind, exc)
-                poller.fetched[key] = {"status": "failed", "kind": exc.kind, "t": time.time()}
-                await _dead_letter(key, event.value or b"", exc.kind, str(exc))
-            finally:
-                poller.fetching.pop(key, None)
-                fut.set_result(None)
-
-    @app.timer(interval=3600.0, name="article_fetched_expiry")
-    async def article_fetched_expiry() -> None:
-        """Forget articles fetched more than ``article_memory_days`` ago, so ``article-fetched`` stays
-        bounded. Outside stream iteration Faust refuses ``del table[key]``: the key is deleted from
-        the store and its tombstone sent to each owned partition (as the dedup expiry does)."""
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == items_topic.get_topic_name()}
-        if not owned or app.rebalancing:
-            return
-        cutoff = time.time() - s.article_memory_days * 86_400
-        try:
-            old = [k for k, v in list(poller.fetched.items()) if float((v or {}).get("t", 0)) < cutoff]
-            for key in old:
-                poller.fetched.data.pop(key, None)
-                for p in owned:
-                    poller.fetched.send_changelog(p, key, None, value_serializer="raw")
-        except Exception as exc:  # noqa: BLE001 - retried at the next run; never stop the poller for it
-            log.warning("article-fetched expiry failed: %s: %s", type(exc).__name__, exc)
-            return
-        if old:
-            log.info("article-fetched expiry forgot %d articles", len(old))
-
-    async def _dead_letter(key: str, original: bytes, kind: str, reason: str) -> None:
-        letter = DeadLetter(
-            stage="fetch",
-            error_class=kind,
-            error=reason[:2000],
-            key=key[:2000],
-            original=original.decode("utf-8", "replace")[: s.deadletter_preview_bytes],
-            at=datetime.now(UTC),
-        )
-        await deadletter_topic.send(key=key.encode()[:65_536], value=letter.to_bytes())
+    declare_article_fetching(poller, items_topic, raw_topic, deadletter_topic)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's stubs want a signal= kwarg
     async def _on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
@@ -291,8 +189,8 @@ def build_poller(app: faust.App, s: Settings) -> Poller:
     @app.page("/feeds")
     async def feeds_page(web: Any, request: Any) -> Any:
         """The feeds this worker polls (its active partitions; standby copies left out) and their state."""
-        states = {url: current(url) for url in list(poller.state.keys())}
-        mine = owned_partitions()
+        states = {url: poller.current(url) for url in list(poller.state.keys())}
+        mine = poller.owned_partitions()
         return web.json(
             {
                 url: st.model_dump(mode="json", exclude={"seen"})

@@ -14,85 +14,25 @@ read; the caller logs it and goes on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from multidict import CIMultiDict
 
 from agents import feed_metrics as m
+from agents.fetch_types import FetchConfig, FetchError, Response
+from agents.host_gate import HostGate
 from pipeline.schedule import parse_retry_after
 from pipeline.urls import host_of
-
-if TYPE_CHECKING:
-    from newsflow.settings import Settings
 
 log = logging.getLogger("agents.fetch")
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-MAX_CRAWL_DELAY = 60.0
 ROBOTS_MAX_BYTES = 512_000
-
-
-class FetchError(Exception):
-    """A fetch that gave nothing usable. ``kind``: timeout, connection, http_4xx, http_5xx, http_429,
-    http_503, too_large, decompression_bomb, not_html, redirect_loop, too_many_redirects, robots,
-    bad_url."""
-
-    def __init__(
-        self, kind: str, reason: str, *, url: str = "", status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.kind, self.url, self.status, self.retry_after = kind, url, status, retry_after
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    user_agent: str = "newsflow/0.1"
-    timeout: float = 20.0
-    max_bytes: int = 5_000_000
-    max_redirects: int = 5
-    host_concurrency: int = 2
-    host_delay: float = 1.0
-    respect_robots: bool = True
-    robots_ttl: float = 86_400.0
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> FetchConfig:
-        return cls(
-            user_agent=s.user_agent,
-            timeout=s.fetch_timeout_seconds,
-            max_bytes=s.fetch_max_bytes,
-            max_redirects=s.fetch_max_redirects,
-            host_concurrency=s.host_concurrency,
-            host_delay=s.host_delay_seconds,
-            respect_robots=s.respect_robots,
-            robots_ttl=s.robots_ttl_seconds,
-        )
-
-
-@dataclass
-class Response:
-    url: str  # after redirects
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("Content-Type", "")
-
-
-@dataclass
-class _Host:
-    slots: asyncio.Semaphore
-    next_at: float = 0.0
-    delay: float = 0.0
 
 
 @dataclass
@@ -101,41 +41,6 @@ class _Robots:
     disallow_all: bool
     expires: float
     reason: str = ""
-
-
-@dataclass
-class HostGate:
-    """Per-host concurrency and spacing. ``slot`` waits for both and says how long it waited."""
-
-    concurrency: int
-    delay: float
-    hosts: dict[str, _Host] = field(default_factory=dict)
-
-    def host(self, name: str) -> _Host:
-        h = self.hosts.get(name)
-        if h is None:
-            h = self.hosts[name] = _Host(asyncio.Semaphore(self.concurrency), delay=self.delay)
-            m.HOST_DELAY.labels(name).set(h.delay)
-        return h
-
-    def set_delay(self, name: str, delay: float) -> None:
-        h = self.host(name)
-        h.delay = max(self.delay, min(delay, MAX_CRAWL_DELAY))
-        m.HOST_DELAY.labels(name).set(h.delay)
-
-    @contextlib.asynccontextmanager
-    async def slot(self, name: str) -> AsyncIterator[float]:
-        h = self.host(name)
-        started = time.monotonic()
-        async with h.slots:
-            now = time.monotonic()
-            start_at = max(now, h.next_at)
-            h.next_at = start_at + h.delay  # reserved before sleeping: concurrent callers queue up behind
-            if start_at > now:
-                await asyncio.sleep(start_at - now)
-            waited = time.monotonic() - started
-            m.HOST_WAIT.observe(waited)
-            yield waited
 
 
 class Fetcher:

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from agents import feed_metrics as m
-from agents.fetch import Fetcher, FetchError
+from agents.fetch import Fetcher
+from agents.fetch_types import FetchError
 from pipeline.feeds import NotAFeed, parse_feed
 from pipeline.schedule import Timing, next_poll, remember
 from pipeline.urls import canonical_url, host_of, page_canonical, stable_id, url_key

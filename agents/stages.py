@@ -17,10 +17,10 @@ import faust
 from pydantic import BaseModel
 
 from agents import metrics
+from agents.batch_files import valid_line
 from agents.deadletter import Outcome, TooLarge, guarded, letter_for, limits_for
 from agents.delivery import Delivery
 from agents.guard import OffLoop, StageTimeout, crash_guard
-from agents.sink import valid_line
 
 if TYPE_CHECKING:  # the settings object is passed in; agents never build one
     from newsflow.settings import Settings

@@ -14,7 +14,8 @@ import time
 
 import orjson
 
-from agents.fetch import FetchConfig, Fetcher
+from agents.fetch import Fetcher
+from agents.fetch_types import FetchConfig
 from agents.poller import fetch_article, poll_feed
 from pipeline.feeds import parse_feed
 from pipeline.schedule import Timing

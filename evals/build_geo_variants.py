@@ -132,14 +132,14 @@ def rule_variants(name: str, rng: random.Random, arabic: bool = True) -> list[st
         (r"'", ""),
         (r"(.)\1", r"\1"),
     ]
-    for s in list(out):
-        for e in endings(s):
+    for s in sorted(out):  # sorted throughout: the same rng draws every run
+        for e in sorted(endings(s)):
             out.add(e)
             for pat, rep in rng.sample(subs, 4):
                 t = re.sub(pat, rep, e, count=1)
                 if t != e:
                     out.add(t)
-    return sorted(v.title() if rng.random() < 0.5 else v for v in out)
+    return sorted(v.title() if rng.random() < 0.5 else v for v in sorted(out))
 
 
 def main() -> None:
@@ -166,6 +166,18 @@ def main() -> None:
     rows: list[dict[str, str]] = []
     seen: set[tuple[str, int]] = set()
 
+    def row(variant: str, c: dict, source: str, split: str) -> dict[str, str]:
+        return {
+            "variant": variant,
+            "country": c["countrycode"],
+            "lat": f"{float(c['latitude']):.4f}",
+            "lon": f"{float(c['longitude']):.4f}",
+            "name": c["name"],
+            "geonameid": str(c["geonameid"]),
+            "source": source,
+            "split": split,
+        }
+
     def add(variant: str, c: dict, source: str, split: str | None = None) -> bool:
         key = fold(variant)
         gid = int(c["geonameid"])
@@ -174,36 +186,14 @@ def main() -> None:
         if split is None:
             split = "tune" if zlib.crc32(str(gid).encode()) % 2 == 0 else "heldout"
         seen.add((key, gid))
-        rows.append(
-            {
-                "variant": variant,
-                "country": c["countrycode"],
-                "lat": f"{float(c['latitude']):.4f}",
-                "lon": f"{float(c['longitude']):.4f}",
-                "name": c["name"],
-                "geonameid": str(gid),
-                "source": source,
-                "split": split,
-            }
-        )
+        rows.append(row(variant, c, source, split))
         return True
 
     by_name = {fold(c["name"]): c for c in sorted(cities, key=lambda c: -int(c.get("population") or 0))}
     for variant, name in ISSUE_EXAMPLES:
         c = by_name[fold(name)]
         seen.discard((fold(variant), int(c["geonameid"])))
-        rows.append(
-            {
-                "variant": variant,
-                "country": c["countrycode"],
-                "lat": f"{float(c['latitude']):.4f}",
-                "lon": f"{float(c['longitude']):.4f}",
-                "name": c["name"],
-                "geonameid": str(c["geonameid"]),
-                "source": "issue",
-                "split": "tune",
-            }
-        )
+        rows.append(row(variant, c, "issue", "tune"))
         seen.add((fold(variant), int(c["geonameid"])))
     for c in sorted(cities, key=lambda c: (-int(c.get("population") or 0), int(c["geonameid"]))):
         primary = fold(c["name"])

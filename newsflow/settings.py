@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         description="a partition whose committed offset stays behind its log end this long with every "
-        "fetched message acknowledged is re-read from the committed offset (agents.health)",
+        "fetched message acknowledged is re-read from the committed offset (agents.stall)",
     )
     stage_timeout_seconds: float = Field(
         60.0,

@@ -14,7 +14,7 @@ from pipeline.classify import abstain_reason, classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import DedupIndex, fingerprint
-from pipeline.entities import DEFAULT_MODE, EntityResult, extract
+from pipeline.entities import EntityResult, extract
 from pipeline.event_location import locate
 from pipeline.model_registry import loaded
 from schemas import (
@@ -51,9 +51,7 @@ def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArt
     stage has no model for gives no entities and an abstention saying so."""
     result = extract(article.text, mode=mode, language=article.language)
     tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
-    fast = (mode or DEFAULT_MODE) == "fast"
-    used = [m for m in loaded("entities") if not (m.name == "ner_conll" and fast)]
-    tagged.models = [*article.models, *used]
+    tagged.models = [*article.models, *result.models]
     if result.abstention:
         tagged.abstentions = [*article.abstentions, Abstention(stage="entities", reason=result.abstention)]
     return tagged

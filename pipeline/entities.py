@@ -36,16 +36,16 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pipeline.geo import Gazetteer, GeoEntry, gazetteer, norm
-from pipeline.model_registry import ModelMissingError, register, require
+from pipeline.model_registry import ModelMissingError, loaded, register, require
 from pipeline.truecase import truecase
-from schemas import EntityInfo, Mention, Place
+from schemas import EntityInfo, Mention, ModelRef, Place
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "ner_conll"
 MODES = ("accurate", "fast")
@@ -95,6 +95,12 @@ class EntityResult:
     index: list[EntityInfo]
     places: dict[str, GeoEntry]
     abstention: str | None = None  # why there are no entities (e.g. a language without a model)
+    models: list[ModelRef] = field(default_factory=list)  # what made them
+
+
+def models_used(mode: str) -> list[ModelRef]:
+    """The loaded entity models a ``mode`` run reads: all of them, except the tagger in fast mode."""
+    return [m for m in loaded("entities") if not (mode == "fast" and m.name == "ner_conll")]
 
 
 # --------------------------------------------------------------------------- word lists, patterns
@@ -632,6 +638,10 @@ def extract_batch(
         if read[i] is not texts[i]:  # mentions quote the text as given; names stay re-cased
             res.mentions = [m.model_copy(update={"text": texts[i][m.start : m.end]}) for m in res.mentions]
         results[i] = res
+    used = models_used(mode)
+    for r in results:
+        if r is not None and r.abstention is None:
+            r.models = used
     return [r for r in results if r is not None]
 
 

@@ -494,17 +494,16 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
     # Romanisation variants: every town's name and Latin alternates by ``fold`` key, folded at
     # build time (``python -m evals.build_gazetteer --fold-only``).
     register("entities", "geo_fold", FOLD_FILE)  # raises, naming the path, when it is missing
-    if FOLD_FILE.exists():
-        entries: dict[int, GeoEntry] = {}
-        for e, p in (cp for v in by_name.values() for cp in v):
-            if p and e.geonameid is not None and e.feature == "city" and e.country in fold_countries():
-                entries[e.geonameid] = e
-        with gzip.open(FOLD_FILE, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                f, ids = line.rstrip("\n").split("\t")
-                found = [entries[i] for i in map(int, ids.split(",")) if i in entries]
-                if found:
-                    by_fold[f].extend(found)
+    entries: dict[int, GeoEntry] = {}
+    for e, p in (cp for v in by_name.values() for cp in v):
+        if p and e.geonameid is not None and e.feature == "city" and e.country in fold_countries():
+            entries[e.geonameid] = e
+    with gzip.open(FOLD_FILE, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            f, ids = line.rstrip("\n").split("\t")
+            found = [entries[i] for i in map(int, ids.split(",")) if i in entries]
+            if found:
+                by_fold[f].extend(found)
     for st in gc.get_us_states().values():
         cap = next((e for e, _ in by_name.get(norm(str(st["name"])), ()) if e.country == "US"), None)
         entry = GeoEntry(
@@ -540,31 +539,30 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
     # and only where the country has no same-named town ("Ghazni" stays the city).
     register("entities", "geo_admin", ADMIN_FILE)  # raises, naming the path, when it is missing
     admin_by_fold: dict[tuple[str, str], GeoEntry] = {}
-    if ADMIN_FILE.exists():
-        with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                name, code, level, lat, lon, towns = line.rstrip("\n").split("\t")
-                entry = GeoEntry(
-                    name,
-                    None,
-                    code,
-                    float(lat),
-                    float(lon),
-                    "admin",
-                    (100_000 if level == "1" else 20_000) + int(towns),
-                )
-                for key in {norm(name), norm(_ADMIN_AFFIX.sub("", name))}:
-                    if len(key) < 4 or key in tables.admin_stop:
-                        continue
-                    have = by_name.get(key, [])
-                    if not any(e.country == code for e, _ in have):
-                        have.append((entry, True))
-                        by_name[key] = have
-                    f = fold(key)
-                    if len(f) >= _FOLD_MIN_LEN and code in fold_countries():
-                        by_fold[f].append(entry)
-                        if level == "1" or (f, code) not in admin_by_fold:
-                            admin_by_fold[(f, code)] = entry
+    with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            name, code, level, lat, lon, towns = line.rstrip("\n").split("\t")
+            entry = GeoEntry(
+                name,
+                None,
+                code,
+                float(lat),
+                float(lon),
+                "admin",
+                (100_000 if level == "1" else 20_000) + int(towns),
+            )
+            for key in {norm(name), norm(_ADMIN_AFFIX.sub("", name))}:
+                if len(key) < 4 or key in tables.admin_stop:
+                    continue
+                have = by_name.get(key, [])
+                if not any(e.country == code for e, _ in have):
+                    have.append((entry, True))
+                    by_name[key] = have
+                f = fold(key)
+                if len(f) >= _FOLD_MIN_LEN and code in fold_countries():
+                    by_fold[f].append(entry)
+                    if level == "1" or (f, code) not in admin_by_fold:
+                        admin_by_fold[(f, code)] = entry
     # ISO 3166-2 subdivisions (pycountry): strong evidence for the country ("Borno", "Balkh",
     # "Biobío"); placed after every named place so a same-named city wins. Where a province of the
     # admin file spells the same name another way ("Dar'ā" / "Daraa"), the name leads to that

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from agents.fetch import FetchConfig, Fetcher, FetchError
+from agents.fetch import Fetcher
+from agents.fetch_types import FetchConfig, FetchError
 from agents.poller import fetch_article, poll_feed
 from pipeline.schedule import Timing
 from schemas.feeds import FeedItem, FeedState

@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from agents.batch_files import valid_line
 from agents.deadletter import guarded, limits_for
-from agents.sink import valid_line
 from newsflow.kafka import ensure_topics, producer, read_topic
 from newsflow.settings import Settings
 from pipeline.enrich import Enricher, classify_step, clean_step, dedup_step, entities_step

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -71,20 +72,30 @@ def _wait(what: str, cond: Callable[[], bool], timeout: float, logs: list[Path])
     raise AssertionError(f"timed out waiting for {what}\n{tails}")
 
 
-def _partition(url: str, n: int) -> int:
-    return (murmur2(url.encode()) & 0x7FFFFFFF) % n
-
-
-def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, launcher) -> None:  # type: ignore[no-untyped-def]
-    env = isolated_env(
+def _poll_env(kafka: str, tmp_path: Path, launcher: Any, **extra: str) -> dict[str, str]:
+    """A poller's settings: two partitions, its own web port, no jitter and no per-host delay."""
+    return isolated_env(
         kafka,
         tmp_path,
         "poll",
         NEWSFLOW_PARTITIONS="2",
         NEWSFLOW_POLL_WEB_PORT=str(launcher.free_port()),
-        NEWSFLOW_POLL_INTERVAL_SECONDS="1.5",
         NEWSFLOW_POLL_JITTER="0",
         NEWSFLOW_HOST_DELAY_SECONDS="0",
+        **extra,
+    )
+
+
+def _partition(url: str, n: int) -> int:
+    return (murmur2(url.encode()) & 0x7FFFFFFF) % n
+
+
+def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, launcher) -> None:  # type: ignore[no-untyped-def]
+    env = _poll_env(
+        kafka,
+        tmp_path,
+        launcher,
+        NEWSFLOW_POLL_INTERVAL_SECONDS="1.5",
         NEWSFLOW_FETCH_TIMEOUT_SECONDS="5",
         NEWSFLOW_USER_AGENT="newsflow-test/1.0",
     )
@@ -190,16 +201,7 @@ def test_poll_restart_between_updates_no_refetch_no_miss(kafka, tmp_path: Path, 
 
 
 def test_two_pollers_share_the_feeds_and_hand_over(kafka, tmp_path: Path, launcher) -> None:  # type: ignore[no-untyped-def]
-    env = isolated_env(
-        kafka,
-        tmp_path,
-        "poll",
-        NEWSFLOW_PARTITIONS="2",
-        NEWSFLOW_POLL_WEB_PORT=str(launcher.free_port()),
-        NEWSFLOW_POLL_INTERVAL_SECONDS="1",
-        NEWSFLOW_POLL_JITTER="0",
-        NEWSFLOW_HOST_DELAY_SECONDS="0",
-    )
+    env = _poll_env(kafka, tmp_path, launcher, NEWSFLOW_POLL_INTERVAL_SECONDS="1")
     env2 = {**env, "NEWSFLOW_POLL_WEB_PORT": str(launcher.free_port())}
     s = Settings.from_env(env)
     asyncio.run(ensure_topics(s))

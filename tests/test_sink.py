@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from agents.sink import FileSink, UnsafePath, batch_path, parse_name, valid_line, write_batch
+from agents.batch_files import UnsafePath, batch_path, parse_name, valid_line
+from agents.sink import FileSink
 from testing import read_all
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def test_batch_is_written_whole_and_named_by_its_offsets(tmp_path: Path) -> None:
-    p = write_batch(tmp_path, 3, 120, [b'{"id":"a"}', b'{"id":"b"}\n'], WHEN)
+    p = FileSink(tmp_path).write(3, [(120, b'{"id":"a"}'), (121, b'{"id":"b"}\n')], WHEN)
+    assert p is not None
     assert p == tmp_path / "2024-05-01" / "p003-000000000120-000000000121.jsonl"
     assert p.read_bytes() == b'{"id":"a"}\n{"id":"b"}\n'
     assert parse_name(p.name) == (3, 120, 121)
@@ -58,7 +60,7 @@ def test_sink_never_writes_outside_its_folder(tmp_path: Path) -> None:
     # A day folder that is a symlink to somewhere else is refused.
     os.symlink(elsewhere, out / "2024-05-01")
     with pytest.raises(UnsafePath):
-        write_batch(out, 0, 0, [b"{}"], WHEN)
+        FileSink(out).write(0, [(0, b"{}")], WHEN)
     assert not list(elsewhere.iterdir())
     # Hostile ids and keys are data, never part of a path.
     sink = FileSink(tmp_path / "out2")
