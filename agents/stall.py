@@ -49,7 +49,14 @@ class StallWatch:
 
 
 async def reread_stalled(app: Any, topics: Iterable[str], stalls: StallWatch, log: logging.Logger) -> None:
-    """One pass over ``app``'s assigned partitions of ``topics`` (call it from a timer)."""
+    """One pass over ``app``'s assigned partitions of ``topics`` (call it from a timer).
+
+    Nothing is sought while the app rebalances: the assignment and the committed offsets are about to
+    change, and a seek that lands in the middle of a rebalance is the first suspect of a survivor
+    that stopped fetching after one (README "Chaos"). The clocks restart after it."""
+    if getattr(app, "rebalancing", False):
+        stalls.since.clear()
+        return
     watched = set(topics)
     consumer = app.consumer
     unacked = {(m.tp.topic, m.tp.partition, m.offset) for m in list(getattr(consumer, "_unacked_messages", ()))}

@@ -28,3 +28,53 @@ def test_caught_up_partition_is_never_reread():
     w = StallWatch(1.0)
     for t in range(10):
         assert w.check(TP, committed=4, position=4, in_flight=False, now=float(t)) is None
+
+
+class _Consumer:
+    """The parts of Faust's consumer ``reread_stalled`` reads: one partition stuck behind its fetch position."""
+
+    def __init__(self, tp: object) -> None:
+        self.tp = tp
+        self._committed_offset = {tp: 3}
+        self._unacked_messages: list[object] = []
+        self.seeks: list[tuple[object, int]] = []
+
+    def assignment(self) -> set[object]:
+        return {self.tp}
+
+    async def position(self, tp: object) -> int:
+        return 9
+
+    async def seek(self, tp: object, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+class _App:
+    def __init__(self, consumer: _Consumer) -> None:
+        self.consumer = consumer
+        self.rebalancing = False
+
+
+def test_nothing_is_sought_while_the_app_rebalances() -> None:
+    import asyncio
+    import logging
+    from collections import namedtuple
+
+    from agents.stall import reread_stalled
+
+    tp = namedtuple("TP", "topic partition")("newsflow.raw", 2)
+    app = _App(_Consumer(tp))
+    watch = StallWatch(0.0)
+    log = logging.getLogger("test")
+
+    async def passes() -> None:
+        await reread_stalled(app, ["newsflow.raw"], watch, log)  # starts the clock
+        app.rebalancing = True
+        await reread_stalled(app, ["newsflow.raw"], watch, log)  # due, but the group is rebalancing
+        assert app.consumer.seeks == [] and watch.since == {}
+        app.rebalancing = False
+        await reread_stalled(app, ["newsflow.raw"], watch, log)  # the clock starts again
+        await reread_stalled(app, ["newsflow.raw"], watch, log)
+        assert app.consumer.seeks == [(tp, 3)]
+
+    asyncio.run(passes())
