@@ -42,7 +42,7 @@ demo: setup
 
 # The whole suite; the tests start and stop their own broker.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not kafka"

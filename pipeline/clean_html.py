@@ -37,7 +37,7 @@ from typing import Any
 from pipeline.page_metadata import PageMetadata, from_tree, page_metadata
 
 MAX_HTML_CHARS = 2_000_000
-MAX_TAGS = 10_000
+MAX_TAGS = 30_000  # a long Wikipedia page has ~20,000
 # The prologue-cut retry runs only while twice the first pass's time is within this.
 EXTRA_PASS_BUDGET_S = 2.5
 
