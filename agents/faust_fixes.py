@@ -5,8 +5,8 @@ check for a hole *at the head* of that run is off by one: ``_committed_offset`` 
 to read (what Kafka stores), yet the run is refused only when ``min(acked) - committed > 1``. A
 single offset that was never acknowledged right at the committed position (for example a record
 Faust fetched and then dropped around a start or a rebalance) is therefore committed over, and
-nothing ever re-reads it. In the failover chaos run that is how an article reached the enriched
-topic but never the files. With the fix the commit stays at the hole, the stall watch
+nothing ever re-reads it: an article can then reach the enriched topic but never the files
+(README "A record Faust drops is re-read, and written"). With the fix the commit stays at the hole, the stall watch
 (``agents.stall.StallWatch``) sees the committed offset behind the fetch position with nothing
 in flight and re-reads from it, and the file sink writes the offset it had not written
 (``agents.sink.FileSink`` skips by the set of written offsets, not a high-water mark).

@@ -13,7 +13,7 @@ Exactly once in the files. Two kinds of repeats reach the sink, and both are ski
    arrive in order. Faust can drop a fetched record around a start or a rebalance; the stall
    watch (``agents.stall.StallWatch``) then seeks back and the record arrives *after* later
    offsets were written. Skipping everything at or below the highest written offset lost that
-   record from the files (the failover chaos run: 2,000 on the topic, 1,999 in the files).
+   record from the files.
 2. Upstream copies. The stages are at-least-once too: a stage that crashes re-sends what it had
    produced since its last commit, so the same article appears again on the enriched topic at a
    *later* offset. Every stage forwards an ``nf-src`` header naming the raw message the article

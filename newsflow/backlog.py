@@ -72,7 +72,7 @@ def read_backlog(paths: list[Path]) -> Iterator[RawArticle | Unreadable]:
     """Yield every article in ``paths`` in a stable order; unreadable items are yielded, not raised."""
     for f in _files(paths):
         suffix = f.suffix.lower()
-        if f.name.lower().endswith((".warc", ".warc.gz")):  # WARC archives: newsflow.warc (issue 14)
+        if f.name.lower().endswith((".warc", ".warc.gz")):  # WARC archives: newsflow.warc
             from newsflow.warc import read_warc
 
             yield from read_warc(f)

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         100_000, ge=1000, description="offsets per partition within which the sink skips upstream copies"
     )
 
-    # --- Feeds: live polling (issue 14; README "Feeds and archives") -----------------------------
+    # --- Feeds: live polling (README "Feeds and archives") ----------------------------------------
     poll_interval_seconds: float = Field(900.0, gt=0, description="default time between polls of a feed")
     poll_jitter: float = Field(0.1, ge=0, lt=1, description="+- fraction of random spread on every interval")
     poll_max_backoff_seconds: float = Field(21_600.0, gt=0, description="cap of the error backoff")

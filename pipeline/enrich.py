@@ -37,7 +37,7 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
         title=r.title,
         text=r.text,
         language=r.language,
-        author=r.author or (raw.feed.author if raw.feed else None),  # the listing feed's byline (issue 14)
+        author=r.author or (raw.feed.author if raw.feed else None),  # else the listing feed's byline
         published_at=r.published_at,
         clean_notes=r.notes,
         clean_removals=[{"rule": x.rule, "chars": x.chars, "preview": x.preview} for x in r.removals],
