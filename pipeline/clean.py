@@ -230,12 +230,15 @@ def clean_lines(
     notes: list[str],
     removals: list[Removal] | None = None,
     related_blocks: bool = True,
+    glued: bool = True,
 ) -> tuple[list[str], datetime | None]:
     """Apply the line rules; returns kept paragraphs and a dateline date (if any).
 
     ``related_blocks=False`` leaves "Related:" headers and the list lines after them alone: the HTML
     path has its own cross-link rule, and on modern pages such a header is as often a heading of the
-    article (README "Clean stage" has the measurement).
+    article (README "Clean stage" has the measurement). ``glued=False`` leaves words glued by
+    scraping ("Syria'sIdlib") as they are: text from a DOM has its spaces, and the split breaks
+    real names ("iPhone", "DeSantis", "kaZuma").
 
     Every dropped line is noted by rule name in ``notes`` and, when ``removals`` is given, recorded
     there with its length and first characters, so a reader can see which rule took what."""
@@ -287,7 +290,7 @@ def clean_lines(
         if _is_caption(line):
             drop("photo_caption", line)
             continue
-        fixed = split_glued(line)
+        fixed = split_glued(line) if glued else line
         if fixed != line:
             notes.append("glued_words")
         seen.add(key)
@@ -336,7 +339,7 @@ def clean_html(html: str, candidates: Candidates | None = None) -> CleanResult:
     notes = list(ex.notes)
     removals = [removal(rule, line) for rule, line in ex.removals]
     lines = [ln.strip() for ln in _normalise(ex.text[:MAX_TEXT_CHARS]).split("\n")]
-    kept, dateline = clean_lines(lines, title, notes, removals, related_blocks=False)
+    kept, dateline = clean_lines(lines, title, notes, removals, related_blocks=False, glued=False)
     author = _normalise(ex.author).strip() if ex.author else None
     return CleanResult(
         title=title or None,

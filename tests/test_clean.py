@@ -434,3 +434,13 @@ def test_caption_lines_dropped_on_html_pages() -> None:
     assert all(s in r.text for s in ARTICLE_SENTENCES)
     assert "Getty" not in r.text and "Jane Doe" not in r.text
     assert "html_caption" in {x.rule for x in r.removals}
+
+
+def test_html_text_keeps_words_the_plain_text_path_would_split() -> None:
+    """Text taken from a DOM has its spaces: isiZulu class prefixes ("kukaMongameli", "waseNingizimu")
+    are words, not glued ones, so the HTML path leaves them (the plain-text path splits them)."""
+    zulu = "Ngokusho kukaMongameli uCyril Ramaphosa, uhulumeni waseNingizimu Afrika uzokhokha imali eningi."
+    html = f"<html><body><article><h1>Izindaba</h1><p>{zulu}</p><p>{PARA1}</p><p>{PARA2}</p></article></body></html>"
+    text = clean(RawArticle(id="zu", html=html)).text
+    assert "kukaMongameli" in text and "waseNingizimu" in text
+    assert "kuka Mongameli" in clean(RawArticle(id="zu-plain", body=f"{zulu}\n\n{PARA1}")).text
