@@ -1,4 +1,9 @@
-"""A fix to faust-streaming 0.15.3's commit bookkeeping that newsflow relies on for at-least-once.
+"""Fixes to faust-streaming 0.15.3's commit bookkeeping that newsflow relies on for at-least-once.
+
+1. A hole at the head of the acknowledged offsets is committed over (``_new_offset``).
+2. Acknowledgements that do not mean "processed" are recorded as if they did (``_ack``,
+   ``withhold_ack``).
+
 
 Faust commits, per partition, the end of the first run of consecutive acknowledged offsets. Its
 check for a hole *at the head* of that run is off by one: ``_committed_offset`` is the next offset
@@ -16,8 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from faust.transport.consumer import Consumer as BaseConsumer
 from faust.transport.drivers.aiokafka import Consumer
+from faust.types.tuples import ack_lock
 from faust.utils.functional import consecutive_numbers
+
+_ORIGINAL_ACK = BaseConsumer.ack
 
 
 def _new_offset(self: Any, tp: Any) -> int | None:
@@ -46,6 +55,36 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     return int(batch[-1]) + 1
 
 
+def _ack(self: Any, message: Any) -> bool:
+    """Faust's ``Consumer.ack``, minus the messages fetched in an earlier consumer generation.
+
+    After a rebalance a stream *skips* the messages it had fetched before it, and acknowledges
+    them so its lag does not grow; the consumer meanwhile seeks back to the committed offset and
+    fetches them again. Recorded, such an ack lets the commit run past messages whose new copies
+    are not processed yet, and a worker stopped or killed in that window loses them. Here they
+    are marked done without being recorded: their offsets are committed when the new copies are.
+    """
+    generation = getattr(message, "generation_id", None)
+    if generation is not None and generation != self.app.consumer_generation_id:
+        withhold_ack(self, message)
+        return False
+    return bool(_ORIGINAL_ACK(self, message))
+
+
+def withhold_ack(consumer: Any, message: Any) -> None:
+    """Make ``message`` count as handled without its offset ever being committed.
+
+    A loop body that is cancelled (the worker stops while an article is in a stage) leaves Faust's
+    stream iterator to acknowledge the event in a ``finally``, which would commit an article that
+    never came out. Call this before re-raising: the later ack becomes a no-op, the offset stays
+    uncommitted, and the next owner of the partition reads the message again.
+    """
+    with ack_lock:
+        message.acked = True
+    consumer._unacked_messages.discard(message)
+
+
 def install() -> None:
-    """Patch the aiokafka driver's consumer class (idempotent)."""
+    """Patch the consumer classes (idempotent)."""
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    BaseConsumer.ack = _ack  # type: ignore[method-assign]

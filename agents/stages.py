@@ -20,6 +20,7 @@ from agents import metrics
 from agents.batch_files import valid_line
 from agents.deadletter import Outcome, TooLarge, guarded, letter_for, limits_for
 from agents.delivery import Delivery
+from agents.faust_fixes import withhold_ack
 from agents.guard import OffLoop, StageTimeout, crash_guard
 
 if TYPE_CHECKING:  # the settings object is passed in; agents never build one
@@ -56,14 +57,16 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
     the event loop in their own thread with a per-article budget (``stage_timeout_seconds``,
     ``agents.guard.OffLoop``), so heartbeats and commits go on during a long step. A message the
     worker process died on ``poison_crash_limit`` times is dead-lettered (``agents.guard.CrashGuard``).
-    Sends are retried while Kafka is unreachable rather than dead-lettered.
+    Sends are retried while Kafka is unreachable rather than dead-lettered. An article in a stage
+    when the worker stops keeps its offset uncommitted (``agents.faust_fixes.withhold_ack``).
     """
     name = stage.name
     limits = limits_for(settings, name)
     off_loop = OffLoop(name, settings.stage_timeout_seconds) if settings.stage_threads else None
     off_loop = off_loop if name in THREAD_SAFE_STAGES else None
     crashes = crash_guard(settings.data_dir / "crashguard", settings.poison_crash_limit)
-    async for event in stream.events():
+
+    async def process(event: faust.EventT) -> None:
         key, value = event.key, event.value
         started = time.perf_counter()
         guard_key = key or f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
@@ -72,7 +75,7 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
             letter = letter_for(name, key, value, poisoned, limits)
             await delivery.dead_letter(name, key, Outcome(error=poisoned, letter=letter))
             crashes.done(name, guard_key, forget=False)  # type: ignore[union-attr]
-            continue
+            return
         if crashes:
             crashes.begin(name, guard_key)
         if off_loop is not None:
@@ -93,10 +96,17 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
             outcome = Outcome(error=too_large, letter=letter_for(name, key, value, too_large, limits))
         if outcome.data is None:
             await delivery.dead_letter(name, key, outcome)
-            continue
+            return
         await delivery.send(stage.out, key, outcome.data, name, headers=source_header(name, event))
         metrics.PROCESSED.labels(name).inc()
         metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
+
+    async for event in stream.events():
+        try:
+            await process(event)
+        except asyncio.CancelledError:  # the worker is stopping: this article did not come out
+            withhold_ack(event.app.consumer, event.message)
+            raise
 
 
 async def run_sink(stream: faust.StreamT, settings: Settings, delivery: Delivery) -> None:
@@ -104,7 +114,8 @@ async def run_sink(stream: faust.StreamT, settings: Settings, delivery: Delivery
     after this body returns, i.e. after the files were renamed into place."""
     limits = limits_for(settings, "sink")
     batches = stream.take_events(settings.sink_batch, within=settings.sink_flush_seconds)  # type: ignore[attr-defined]
-    async for events in batches:  # take_events is on Stream, not on the StreamT protocol
+
+    async def write(events: list[faust.EventT]) -> int:
         by_partition: dict[int, list[tuple[int, bytes, str | None]]] = {}
         for ev in events:
             problem = valid_line(ev.value)
@@ -119,4 +130,13 @@ async def run_sink(stream: faust.StreamT, settings: Settings, delivery: Delivery
             )
         for partition, evs in by_partition.items():
             await delivery.write(partition, evs)
-        metrics.PROCESSED.labels("sink").inc(sum(len(v) for v in by_partition.values()))
+        return sum(len(v) for v in by_partition.values())
+
+    async for events in batches:  # take_events is on Stream, not on the StreamT protocol
+        try:
+            written = await write(events)
+        except asyncio.CancelledError:  # stopping mid-batch: what was not written must be read again
+            for ev in events:
+                withhold_ack(ev.app.consumer, ev.message)
+            raise
+        metrics.PROCESSED.labels("sink").inc(written)

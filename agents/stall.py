@@ -31,6 +31,7 @@ class StallWatch:
         self.seconds = seconds
         self.since: dict[Any, tuple[int, float]] = {}
         self.done: set[tuple[Any, int]] = set()
+        self.rebalancing_since: float | None = None
 
     def check(self, tp: Any, committed: int, position: int, in_flight: bool, now: float) -> int | None:
         """The offset to seek ``tp`` back to, or None. ``in_flight``: the message at ``committed``
@@ -53,10 +54,18 @@ async def reread_stalled(app: Any, topics: Iterable[str], stalls: StallWatch, lo
 
     Nothing is sought while the app rebalances: the assignment and the committed offsets are about to
     change, and a seek that lands in the middle of a rebalance is the first suspect of a survivor
-    that stopped fetching after one (README "Chaos"). The clocks restart after it."""
+    that stopped fetching after one (README "Chaos"). The clocks restart after it. Faust leaves its
+    ``rebalancing`` flag set when a recovery is overtaken by another rebalance, so a flag older than
+    ``stalls.seconds`` no longer holds the watch back."""
+    now = time.monotonic()
     if getattr(app, "rebalancing", False):
-        stalls.since.clear()
-        return
+        if stalls.rebalancing_since is None:
+            stalls.rebalancing_since = now
+        if now - stalls.rebalancing_since < stalls.seconds:
+            stalls.since.clear()
+            return
+    else:
+        stalls.rebalancing_since = None
     watched = set(topics)
     consumer = app.consumer
     unacked = {(m.tp.topic, m.tp.partition, m.offset) for m in list(getattr(consumer, "_unacked_messages", ()))}
@@ -70,7 +79,7 @@ async def reread_stalled(app: Any, topics: Iterable[str], stalls: StallWatch, lo
         if position is None:
             continue
         committed = getattr(consumer, "_committed_offset", {}).get(tp) or 0
-        back = stalls.check(tp, committed, position, (tp.topic, tp.partition, committed) in unacked, time.monotonic())
+        back = stalls.check(tp, committed, position, (tp.topic, tp.partition, committed) in unacked, now)
         if back is None:
             continue
         log.warning(

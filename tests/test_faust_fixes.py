@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from types import SimpleNamespace
+from typing import Any
 
 from intervaltree import IntervalTree
 
@@ -38,3 +39,51 @@ def test_offsets_the_broker_never_had_count_as_acknowledged() -> None:
     c = _consumer(10, [10, 11, 15])
     c._gap[TP].addi(12, 15)  # 12..14 compacted away
     assert _new_offset(c, TP) == 16
+
+
+def _acking_consumer(generation: int, committed: int) -> SimpleNamespace:
+    """What Faust's ``Consumer.ack`` reads: the app's generation and topics, the offset bookkeeping."""
+    app = SimpleNamespace(consumer_generation_id=generation, topics=SimpleNamespace(acks_enabled_for=lambda t: True))
+    return SimpleNamespace(
+        app=app,
+        _acked=defaultdict(list),
+        _acked_index=defaultdict(set),
+        _gap=defaultdict(IntervalTree),
+        _committed_offset=defaultdict(lambda: None, {TP: committed}),
+        _unacked_messages=set(),
+        _n_acked=0,
+        _waiting_for_ack=None,
+    )
+
+
+def _message(offset: int, generation: int) -> Any:
+    from faust.types.tuples import ConsumerMessage
+
+    return ConsumerMessage(TP[0], TP[1], offset, 0.0, 0, [], b"k", b"v", None, 1, 1, TP, generation_id=generation)
+
+
+def test_an_ack_from_an_earlier_generation_is_not_recorded() -> None:
+    """After a rebalance a stream skips and acks what it fetched before; those offsets must wait
+    for their new copies, or a commit can run past articles nobody processed."""
+    from agents.faust_fixes import _ack
+
+    c = _acking_consumer(generation=7, committed=10)
+    stale, fresh = _message(10, generation=6), _message(11, generation=7)
+    c._unacked_messages.update({stale, fresh})
+    assert _ack(c, stale) is False and stale.acked
+    assert c._acked[TP] == [] and stale not in c._unacked_messages
+    assert _ack(c, fresh) is True and c._acked[TP] == [11]
+    assert _new_offset(c, TP) is None  # 10 is still a hole: nothing is committed over it
+
+
+def test_a_withheld_ack_leaves_the_offset_uncommitted() -> None:
+    from agents import faust_fixes
+
+    faust_fixes.install()
+    c = _acking_consumer(generation=3, committed=20)
+    m = _message(20, generation=3)
+    m.incref()
+    c._unacked_messages.add(m)
+    faust_fixes.withhold_ack(c, m)
+    assert m.ack(c) is False  # what Faust's stream iterator does in its ``finally``
+    assert c._acked[TP] == [] and m not in c._unacked_messages

@@ -1,6 +1,8 @@
 """The stall check: a partition whose committed offset sits behind the fetch position with its
 message not held by any agent is re-read once, after ``seconds``; a busy or caught-up one never."""
 
+from typing import Any
+
 from agents.stall import StallWatch
 
 TP = ("newsflow.cleaned", 0)
@@ -55,26 +57,57 @@ class _App:
         self.rebalancing = False
 
 
-def test_nothing_is_sought_while_the_app_rebalances() -> None:
+def test_nothing_is_sought_while_the_app_rebalances(monkeypatch: Any) -> None:
     import asyncio
     import logging
     from collections import namedtuple
 
-    from agents.stall import reread_stalled
+    from agents import stall
 
+    clock = [100.0]
+    monkeypatch.setattr(stall.time, "monotonic", lambda: clock[0])
     tp = namedtuple("TP", "topic partition")("newsflow.raw", 2)
     app = _App(_Consumer(tp))
-    watch = StallWatch(0.0)
+    watch = StallWatch(30.0)
     log = logging.getLogger("test")
 
+    async def at(t: float) -> None:
+        clock[0] = t
+        await stall.reread_stalled(app, ["newsflow.raw"], watch, log)
+
     async def passes() -> None:
-        await reread_stalled(app, ["newsflow.raw"], watch, log)  # starts the clock
+        await at(100.0)  # the clock starts
         app.rebalancing = True
-        await reread_stalled(app, ["newsflow.raw"], watch, log)  # due, but the group is rebalancing
+        await at(131.0)  # due, but the group is rebalancing
         assert app.consumer.seeks == [] and watch.since == {}
         app.rebalancing = False
-        await reread_stalled(app, ["newsflow.raw"], watch, log)  # the clock starts again
-        await reread_stalled(app, ["newsflow.raw"], watch, log)
+        await at(132.0)  # the clock starts again
+        await at(161.0)
+        assert app.consumer.seeks == []
+        await at(162.0)
         assert app.consumer.seeks == [(tp, 3)]
 
     asyncio.run(passes())
+
+
+def test_a_rebalancing_flag_left_set_does_not_hold_the_watch_forever(monkeypatch: Any) -> None:
+    import asyncio
+    import logging
+    from collections import namedtuple
+
+    from agents import stall
+
+    clock = [0.0]
+    monkeypatch.setattr(stall.time, "monotonic", lambda: clock[0])
+    tp = namedtuple("TP", "topic partition")("newsflow.raw", 0)
+    app = _App(_Consumer(tp))
+    app.rebalancing = True
+    watch = StallWatch(30.0)
+
+    async def passes() -> None:
+        for t in range(0, 65, 5):
+            clock[0] = float(t)
+            await stall.reread_stalled(app, ["newsflow.raw"], watch, logging.getLogger("test"))
+
+    asyncio.run(passes())
+    assert app.consumer.seeks == [(tp, 3)]  # flag older than 30 s ignored, then 30 s of stall
