@@ -37,8 +37,8 @@ def _check(res: Result) -> None:
 
 
 def test_crash_short(kafka: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """300 articles, one kill -9 mid-stream, restart: every id in the files exactly once."""
-    res = asyncio.run(crash(scenario_env(kafka, tmp_path), tmp_path, n=300, kills=1))
+    """200 articles, one kill -9 mid-stream, restart: every id in the files exactly once."""
+    res = asyncio.run(crash(scenario_env(kafka, tmp_path, "fast"), tmp_path, n=200, kills=1))
     _report(res, capsys)
     _check(res)
 
