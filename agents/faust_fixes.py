@@ -4,17 +4,16 @@
 2. Acknowledgements that do not mean "processed" are recorded as if they did (``_ack``,
    ``withhold_ack``).
 
-
 Faust commits, per partition, the end of the first run of consecutive acknowledged offsets. Its
 check for a hole *at the head* of that run is off by one: ``_committed_offset`` is the next offset
 to read (what Kafka stores), yet the run is refused only when ``min(acked) - committed > 1``. A
 single offset that was never acknowledged right at the committed position (for example a record
 Faust fetched and then dropped around a start or a rebalance) is therefore committed over, and
 nothing ever re-reads it: an article can then reach the enriched topic but never the files
-(README "A record Faust drops is re-read, and written"). With the fix the commit stays at the hole, the stall watch
-(``agents.stall.StallWatch``) sees the committed offset behind the fetch position with nothing
-in flight and re-reads from it, and the file sink writes the offset it had not written
-(``agents.sink.FileSink`` skips by the set of written offsets, not a high-water mark).
+(README "A record Faust drops is re-read, and written"). With the fix the commit stays at the
+hole, the stall watch (``agents.stall.StallWatch``) sees the committed offset behind the fetch
+position with nothing in flight and re-reads from it, and the file sink writes the offset it had
+not written (``agents.sink.FileSink`` skips by the set of written offsets, not a high-water mark).
 """
 
 from __future__ import annotations
