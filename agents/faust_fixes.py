@@ -1,6 +1,8 @@
 """Fixes to faust-streaming 0.15.3's commit bookkeeping that newsflow relies on for at-least-once.
 
-1. A hole at the head of the acknowledged offsets is committed over (``_new_offset``).
+1. A hole at the head of the acknowledged offsets is committed over, and offsets Faust never
+   delivered are counted as acknowledged (``_new_offset``); a partition never committed has no
+   head to check (``_perform_seek``).
 2. Acknowledgements that do not mean "processed" are recorded as if they did (``_ack``,
    ``withhold_ack``).
 
@@ -26,6 +28,7 @@ from faust.types.tuples import ack_lock
 from faust.utils.functional import consecutive_numbers
 
 _ORIGINAL_ACK = BaseConsumer.ack
+_ORIGINAL_PERFORM_SEEK = BaseConsumer.perform_seek
 
 
 def _new_offset(self: Any, tp: Any) -> int | None:
@@ -33,17 +36,11 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     acked = self._acked[tp]
     if not acked:
         return None
-    max_offset = max(acked)
-    gap_for_tp = self._gap[tp]
-    if gap_for_tp:  # offsets the broker never had (compaction): count them as acknowledged
-        candidates = sorted(gap_for_tp.overlap(0, max_offset), key=lambda x: x.begin)
-        if candidates:
-            stuff_to_add: list[int] = []
-            for entry in candidates:
-                stuff_to_add.extend(range(entry.begin, entry.end))
-            new_max_offset = max(stuff_to_add[-1], max_offset + 1)
-            acked.extend(stuff_to_add)
-            gap_for_tp.chop(0, new_max_offset)
+    # Faust counts offsets skipped between two delivered records ("gaps") as acknowledged, which
+    # is only right where compaction removed them. newsflow consumes no compacted topic, so a gap
+    # is records fetched and then dropped (end of a batch at a rebalance, a paused partition): they
+    # stay unacknowledged, the commit holds at the first of them, and the stall watch re-reads it.
+    self._gap[tp].chop(0, max(acked) + 1)
     acked.sort()
     committed = self._committed_offset[tp]
     if committed is not None and min(acked) > committed:
@@ -52,6 +49,27 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     acked[: len(batch)] = []
     self._acked_index[tp].difference_update(batch)
     return int(batch[-1]) + 1
+
+
+async def _perform_seek(self: Any) -> None:
+    """Faust's ``Consumer.perform_seek``, plus a known start for partitions the group never committed.
+
+    Faust records no committed offset for such a partition (nor for one committed at 0), and
+    ``_new_offset`` then has no head to check: a record fetched and dropped at the start would be
+    committed over by the first run acknowledged after it. The fetch position the consumer starts
+    from (the log start, ``auto_offset_reset``) is that head.
+    """
+    await _ORIGINAL_PERFORM_SEEK(self)
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    for tp in list(self.assignment()):
+        if self._committed_offset.get(tp) is not None or not acks_enabled_for(tp.topic):
+            continue
+        try:
+            position = await self.position(tp)
+        except Exception:  # noqa: BLE001 - unassigned meanwhile: the next assignment seeks again
+            continue
+        if position is not None and self._committed_offset.get(tp) is None:
+            self._committed_offset[tp] = position
 
 
 def _ack(self: Any, message: Any) -> bool:
@@ -86,4 +104,5 @@ def withhold_ack(consumer: Any, message: Any) -> None:
 def install() -> None:
     """Patch the consumer classes (idempotent)."""
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    BaseConsumer.perform_seek = _perform_seek  # type: ignore[method-assign]
     BaseConsumer.ack = _ack  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ from typing import Any
 
 from intervaltree import IntervalTree
 
-from agents.faust_fixes import _new_offset
+from agents.faust_fixes import _new_offset, _perform_seek
 
 TP = ("newsflow.enriched", 0)
 
@@ -35,10 +35,53 @@ def test_consecutive_acks_commit_past_their_end() -> None:
     assert _new_offset(_consumer(None, [5, 6]), TP) == 7
 
 
-def test_offsets_the_broker_never_had_count_as_acknowledged() -> None:
-    c = _consumer(10, [10, 11, 15])
-    c._gap[TP].addi(12, 15)  # 12..14 compacted away
-    assert _new_offset(c, TP) == 16
+def test_offsets_never_delivered_are_not_counted_as_acknowledged() -> None:
+    # Faust records a "gap" when delivered offsets jump: 45 was fetched and dropped, 46.. came next.
+    # Faust 0.15.3 counted 45 as acknowledged and committed 89 over it (the soak's lost article).
+    c = _consumer(45, list(range(46, 89)))
+    c._gap[TP].addi(45, 47)
+    assert _new_offset(c, TP) is None
+    assert not c._gap[TP].overlap(0, 89)  # the bookkeeping does not grow
+    c._acked[TP].insert(0, 45)  # the re-read delivers 45: now everything commits
+    assert _new_offset(c, TP) == 89
+
+
+def _seeking_consumer(committed: int | None, position: int) -> SimpleNamespace:
+    """What ``perform_seek`` reads: the broker's committed offsets, the assignment, the position."""
+    from faust.types import TP as FaustTP
+
+    tp = FaustTP(*TP)
+
+    async def seek_to_committed() -> dict[Any, int | None]:
+        return {tp: committed}
+
+    async def position_of(_tp: Any) -> int:
+        return position
+
+    app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True))
+    return SimpleNamespace(
+        app=app,
+        tp=tp,
+        seek_to_committed=seek_to_committed,
+        position=position_of,
+        assignment=lambda: {tp},
+        _read_offset=defaultdict(lambda: None),
+        _committed_offset=defaultdict(lambda: None),
+        _acked=defaultdict(list),
+        _acked_index=defaultdict(set),
+        _gap=defaultdict(IntervalTree),
+    )
+
+
+async def test_a_partition_never_committed_gets_its_start_as_the_head_to_check() -> None:
+    c = _seeking_consumer(None, 0)
+    await _perform_seek(c)
+    assert c._committed_offset[c.tp] == 0
+    c._acked[c.tp] = list(range(1, 20))  # offset 0 fetched and dropped
+    assert _new_offset(c, c.tp) is None  # Faust 0.15.3 committed 20 here
+    c2 = _seeking_consumer(37, 99)
+    await _perform_seek(c2)
+    assert c2._committed_offset[c2.tp] == 37  # a committed offset is kept as it is
 
 
 def _acking_consumer(generation: int, committed: int) -> SimpleNamespace:
