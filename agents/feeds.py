@@ -2,7 +2,7 @@
 that ``newsflow poll`` runs as its own worker (own consumer group ``<app_id>-poll``), so polling
 scales out and fails over like the stages without touching their topology.
 
-    newsflow.feeds        FeedRegistration, key = feed URL, compacted  ← ``newsflow feeds add|remove``
+    newsflow.feeds        FeedRegistration, key = feed URL  ← ``newsflow feeds add|remove``
     newsflow.feed-polls   FeedState after each poll, key = feed URL (same partitioning as feeds)
       └─ feed_registry    → table ``feed-state`` (changelog): validators, seen items, next poll time
     timer feed_scheduler  polls the due feeds of the partitions this worker owns

@@ -11,7 +11,9 @@ it was not chosen on:
 * lines absent from the publisher's JSON-LD ``articleBody`` when that body is long and holds most of
   the extracted text (a complete copy of the article, so what it lacks is page furniture);
 * an end marker ("Have your say", "Other stories", "0 Comments") once a good part of the article is
-  above it.
+  above it;
+* on pages with a list of other stories, the summaries of those stories (``pipeline.clean_teasers``:
+  a second, precision-mode pass whose text is taken when what it left out is about other things).
 
 Broken 2008-era markup is repaired before parsing: a broken ``<title>`` (libxml2 otherwise swallows the
 page into it), source line breaks folded to spaces outside ``<pre>``, and, when nothing is found, one
@@ -34,6 +36,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.clean_teasers import has_teasers, prefer_precise
 from pipeline.page_metadata import PageMetadata, from_tree, page_metadata
 
 MAX_HTML_CHARS = 2_000_000
@@ -258,6 +261,7 @@ class Candidates:
 
     text: str
     meta: PageMetadata
+    precise: str | None = None  # trafilatura's precision pass, run only on pages with teasers
     title: str | None = None
     author: str | None = None
     date: str | None = None
@@ -279,6 +283,8 @@ class Params:
     end_marker: bool = True
     edge_trim: bool = True
     edge_max_lines: int = 4
+    teasers: bool = True
+    teaser_cohesion: float = 0.4
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -296,6 +302,8 @@ CHOICES: dict[str, list[Any]] = {
     "end_marker": [False, True],
     "edge_trim": [False, True],
     "edge_max_lines": [2, 4, 8],
+    "teasers": [False, True],
+    "teaser_cohesion": [0.2, 0.3, 0.4, 0.5],
 }
 
 # The JSON-LD filter applies only when the publisher's articleBody is substantial and holds most of
@@ -364,6 +372,18 @@ def _trim_edge(edge: list[str], max_lines: int, drop: Any) -> list[str]:
 def assemble(c: Candidates, params: Params | None = None) -> Assembled:
     """The article text from the candidates: trafilatura's text minus the lines our rules drop."""
     p = params or Params()
+    full = _assemble_text(c.text, c.meta, p)
+    if not (p.teasers and c.precise):
+        return full
+    precise = _assemble_text(c.precise, c.meta, p)
+    if not prefer_precise(full.text, precise.text, p.teaser_cohesion):
+        return full
+    kept = set(precise.text.split("\n"))
+    dropped = [("html_teaser_list", line) for line in full.text.split("\n") if line not in kept]
+    return Assembled(precise.text, precise.removals + dropped, precise.notes + ["html_teaser_list"])
+
+
+def _assemble_text(text: str, meta: PageMetadata, p: Params) -> Assembled:
     removals: list[tuple[str, str]] = []
     notes: list[str] = []
 
@@ -373,7 +393,7 @@ def assemble(c: Candidates, params: Params | None = None) -> Assembled:
 
     lines: list[str] = []
     caption, related = _caption_re(), _related_re()
-    all_lines, tables = _tables(c.text)
+    all_lines, tables = _tables(text)
     dropped_cells: set[str] = set()
     if p.tables != "keep":
         outside = prose_words("\n".join(ln for ln in all_lines if not any(ln in t for t in tables)))
@@ -405,7 +425,7 @@ def assemble(c: Candidates, params: Params | None = None) -> Assembled:
         else:
             lines.append(line)
     if p.json_ld_filter:
-        lines = _json_ld_filter(lines, c.meta, p.json_ld_min_share, drop)
+        lines = _json_ld_filter(lines, meta, p.json_ld_min_share, drop)
     if p.end_marker:
         kept = _cut_at_end_marker(lines, notes)
         for line in lines[len(kept) :]:
@@ -450,13 +470,15 @@ def _parse(html: str, notes: list[str]) -> Any:
         return None
 
 
-def _extract(tree: Any, notes: list[str]) -> Any:
+def _extract(tree: Any, notes: list[str], precise: bool = False) -> Any:
     if tree is None:
         return None
     try:
         import trafilatura
 
-        return trafilatura.bare_extraction(tree, include_comments=False, include_tables=True, with_metadata=False)
+        return trafilatura.bare_extraction(
+            tree, include_comments=False, include_tables=True, with_metadata=False, favor_precision=precise
+        )
     except Exception as exc:  # trafilatura/lxml on hostile input: treat as "nothing usable"
         notes.append(f"html_error:{type(exc).__name__}")
         return None
@@ -500,7 +522,13 @@ def extraction_candidates(html: str) -> Candidates:
                     meta = page_metadata(cut)
     elif not prose_words(text):
         notes.append("html_extra_pass_skipped")
-    return Candidates(text=text, meta=meta, notes=notes)
+    precise = None
+    if text and has_teasers(tree):
+        if 2 * spent <= EXTRA_PASS_BUDGET_S:
+            precise = getattr(_extract(tree, notes, precise=True), "text", None) or None
+        else:
+            notes.append("html_extra_pass_skipped")
+    return Candidates(text=text, meta=meta, precise=precise, notes=notes)
 
 
 def extract_html(html: str, params: Params | None = None, candidates: Candidates | None = None) -> HtmlExtract:

@@ -1,6 +1,6 @@
 """What travels on the live-polling topics (``newsflow poll``, README "Feeds").
 
-    newsflow.feeds       FeedRegistration, key = feed URL, compacted (a tombstone removes a feed)
+    newsflow.feeds       FeedRegistration, key = feed URL (a tombstone removes a feed)
     newsflow.feed-polls  FeedState after each poll, key = feed URL (applied to the feed-state table)
     newsflow.feed-items  FeedItem, key = canonical article URL (so every listing of one article meets
                          on one partition and its page is fetched once)
