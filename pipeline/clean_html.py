@@ -284,7 +284,7 @@ class Params:
     edge_trim: bool = True
     edge_max_lines: int = 4
     teasers: bool = True
-    teaser_cohesion: float = 0.4
+    teaser_cohesion: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
