@@ -9,6 +9,7 @@ from pipeline.clean_teasers import has_teasers, prefer_precise
 from pipeline.page_metadata import PageMetadata
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
+SHIPPED = ch.Params().teaser_cohesion
 
 ARTICLE = [
     "ROTTERDAM — Dock workers in Rotterdam returned to the harbour cranes on Monday after a nine-day "
@@ -35,19 +36,19 @@ MORE_ARTICLE = (
 
 def test_teaser_summaries_are_left_out() -> None:
     full = "\n".join(ARTICLE + TEASERS)
-    assert prefer_precise(full, "\n".join(ARTICLE), max_cohesion=0.4)
+    assert prefer_precise(full, "\n".join(ARTICLE), max_cohesion=SHIPPED)
 
 
 def test_article_paragraphs_dropped_by_the_precision_pass_are_kept() -> None:
     full = "\n".join(ARTICLE + [MORE_ARTICLE])
-    assert not prefer_precise(full, "\n".join(ARTICLE), max_cohesion=0.4)
+    assert not prefer_precise(full, "\n".join(ARTICLE), max_cohesion=SHIPPED)
 
 
 def test_a_precise_text_that_is_another_text_or_a_stub_is_refused() -> None:
     full = "\n".join(ARTICLE + TEASERS)
-    assert not prefer_precise(full, "\n".join(TEASERS[:1] + ["Entirely different words appear here now."]), 0.4)
-    assert not prefer_precise(full * 3, ARTICLE[0], 0.4)  # under a fifth of the text
-    assert not prefer_precise(full, "", 0.4)
+    assert not prefer_precise(full, "\n".join(TEASERS[:1] + ["Entirely different words appear here now."]), SHIPPED)
+    assert not prefer_precise(full * 3, ARTICLE[0], SHIPPED)  # under a fifth of the text
+    assert not prefer_precise(full, "", SHIPPED)
 
 
 def test_assemble_takes_the_precise_text_and_says_what_it_left_out() -> None:
