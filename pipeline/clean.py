@@ -16,12 +16,12 @@
 
 Time bound: input is cut before any parsing to ``MAX_HTML_CHARS`` (2,000,000) characters of HTML
 and ``clean_html.MAX_TAGS`` (30,000) tags, and to ``MAX_TEXT_CHARS`` (200,000) characters of text;
-language detection reads at most 2,000 characters. With these caps one call stays under
-``TIME_BUDGET_S`` (5 s): the worst case measured (2 MB of HTML cut to 10,000 paragraph tags) takes
-about 1.5 to 3 s on a shared, loaded 2-core box, a 20 MB plain-text body well under 1 s. The HTML
-side runs one extraction pass, plus a retry with the document prologue cut only when nothing was found
-and twice the first pass's time fits in ``clean_html.EXTRA_PASS_BUDGET_S`` (2.5 s); otherwise the retry
-is skipped (note ``html_extra_pass_skipped``). tests/test_clean.py checks the bound on hostile inputs.
+language detection reads at most 2,000 characters, so one call is bounded whatever the input (the
+worst cases measured are in README "Clean stage"). The HTML side runs one extraction pass, plus a
+retry with the document prologue cut when nothing was found, or a precision pass on a page with
+teasers (``pipeline.clean_teasers``), each only when twice the first pass's time fits in
+``clean_html.EXTRA_PASS_BUDGET_S`` (2.5 s); otherwise the extra pass is skipped (note
+``html_extra_pass_skipped``). tests/test_clean.py checks the bound on hostile inputs.
 
 Every line a rule drops is recorded in ``CleanResult.removals`` (rule, characters, first 60
 characters), so a reader who misses a paragraph can see which rule took it. A brief is never rejected:
@@ -42,7 +42,6 @@ from pipeline.clean_html import MAX_HTML_CHARS, Candidates, extract_html
 from schemas import RawArticle
 
 MAX_TEXT_CHARS = 200_000
-TIME_BUDGET_S = 5.0
 
 
 @dataclass

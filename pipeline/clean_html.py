@@ -21,8 +21,8 @@ retry with the document prologue cut. Table rows are split into one line per cel
 
 Bounded work: the HTML is cut to ``MAX_HTML_CHARS`` characters before parsing, and to at most
 ``MAX_TAGS`` tags (so a hostile page of millions of tiny or deeply nested elements is cut short). The
-prologue retry runs only if twice the first pass's time fits in ``EXTRA_PASS_BUDGET_S``; otherwise it is
-skipped (note ``html_extra_pass_skipped``).
+prologue retry and the teaser pass run only if twice the first pass's time fits in
+``EXTRA_PASS_BUDGET_S``; otherwise they are skipped (note ``html_extra_pass_skipped``).
 """
 
 from __future__ import annotations
