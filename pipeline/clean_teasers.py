@@ -44,9 +44,9 @@ def prefer_precise(full: str, precise: str, max_cohesion: float) -> bool:
 
     Cohesion: the share of the topic words in the lines only ``full`` has that also occur in
     ``precise``. Below ``max_cohesion`` those lines are about other things."""
-    precise_words = set(_topic_words(precise))
-    full_words = _topic_words(full)
-    if not precise_words or len(_TOPIC_WORD.findall(precise)) < MIN_KEPT * len(full_words):
+    precise_list, full_words = _topic_words(precise), _topic_words(full)
+    precise_words = set(precise_list)
+    if not precise_words or len(precise_list) < MIN_KEPT * len(full_words):
         return False
     if len(precise_words & set(full_words)) < MIN_CONTAINED * len(precise_words):
         return False
