@@ -1,35 +1,40 @@
 """Classify stage: IPTC top-level subject and ACLED event type of an article.
 
 Model
-    Three linear heads over one TF-IDF vocabulary (word unigrams + bigrams, sublinear tf, l2), all
-    in ``pipeline/models/classify_model.npz`` (plain numpy arrays, loaded with
+    Three linear heads over one TF-IDF vocabulary (hashed word unigrams + bigrams, sublinear tf,
+    l2), all in ``pipeline/models/classify_model.npz`` (plain numpy arrays, loaded with
     ``allow_pickle=False`` once per process). Inference is a sparse dot product in numpy; no
     scikit-learn object is unpickled. Retrain with ``python -m evals.train_classify``; measure with
     ``python -m evals.classify`` (cross-validation and leave-one-source-out).
 
-    * category head: linear SVM over every subject some labelled source covers, calibrated by
-      Platt scaling (one-vs-rest sigmoids fitted on held-out folds, renormalised). It is trained on
-      many sources and lengths at once (BBC and MasakhaNEWS full articles, HuffPost headlines and
-      standfirsts, AG News wire items, ACLED notes and CASE snippets for ``conflict_war_peace``),
-      long articles also as title-only and title + lead-sentence crops, because a head trained on
-      one source per subject learns the sources' style instead of the subjects.
+    * category head: multinomial logistic regression over every subject some labelled source
+      covers; its softmax is the score. It is trained on many sources and lengths at once (BBC and
+      MasakhaNEWS full articles, HuffPost headlines and standfirsts, AG News wire items, ACLED notes
+      and CASE snippets for ``conflict_war_peace``), long articles also as title-only and title +
+      lead-sentence crops, because a head trained on one source per subject learns the sources'
+      style instead of the subjects.
     * subjects no labelled source covers (disaster, labour, weather) come from a hand-written
       lexicon (``pipeline.classify_lexicon``): a subject with at least ``MIN_DISTINCT`` distinct
-      terms in the article gets a weight next to the calibrated probabilities and everything is
+      terms in the article gets a weight next to the probabilities and everything is
       renormalised; lexicon-routed scores are heuristic shares, not calibrated.
-    * event head: linear SVM over the six ACLED event types plus ``none``, Platt-calibrated as
-      above, reading the headline and lead (``classify_features.event_text``). ``none`` is learned
-      from clean negatives of every source (news of all subjects, non-ACLED CASE and GLOCON items).
-    * sub-event head: linear SVM over ACLED's sub_event_types; only its ranking is used, restricted
-      to the sub-types ACLED pairs with the predicted event type.
+    * event head: multinomial logistic regression over the six ACLED event types plus ``none``,
+      reading the headline and lead (``classify_features.event_text``). ``none`` is learned from
+      clean negatives of every source (news of all subjects, non-ACLED CASE and GLOCON items).
+    * sub-event head: multinomial logistic regression over ACLED's sub_event_types; only its
+      ranking is used, restricted to the sub-types ACLED pairs with the predicted event type.
 
 Threshold policy
     * Category: ``label`` is the arg-max and ``score`` its probability. A score below
       ``CATEGORY_CONFIDENT`` (0.5) means "uncertain"; consumers that need precision should treat it
       as unlabelled.
-    * Event is withheld (``None``) when ``none`` is the most probable class of the event head or the
-      best event type's calibrated probability is below ``EVENT_THRESHOLD``. ``Event.score`` is that
-      probability. ``country``/``location`` are left ``None`` for the entity stage.
+    * Event: whether there is an event and which type it is are two questions. The event is
+      withheld (``None``) when the probability of *some* event, 1 - P(none), is below
+      ``EVENT_THRESHOLD``; otherwise the type is the most probable of the six. Deciding on the
+      arg-max over all seven classes instead withheld reports whose probability was split between
+      two violent types (a clash with shelling), although "none" was the least likely reading.
+      ``Event.score`` is the probability of the emitted type, so it reads as "this event type is
+      right" and can be below 0.5 when two types compete. ``country``/``location`` are left
+      ``None`` for the entity stage.
 
 Language
     The heads learned English only. ``abstain_reason`` says when an article is not English (the
@@ -80,7 +85,7 @@ EVENT_TYPES = (
 )
 NO_EVENT = "none"
 CATEGORY_CONFIDENT = 0.5
-EVENT_THRESHOLD = 0.5
+EVENT_THRESHOLD = 0.75
 # Languages the heads were trained on. An article in another language whose words the model
 # mostly does not know (share of its word tokens in the vocabulary below MIN_VOCAB_SHARE) is not
 # classified; the vocabulary check keeps short English items that language identification
@@ -191,10 +196,13 @@ class ClassifyModel:
         ix, vals = self._features(Counter(analyze_event(title, text)))
         classes = self.heads["ev"][0]
         p = self._proba("ev", ix, vals)
-        best = int(np.argmax(p))
-        typ = classes[best]
-        if typ == NO_EVENT or p[best] < EVENT_THRESHOLD:
+        none = classes.index(NO_EVENT)
+        if 1.0 - p[none] < EVENT_THRESHOLD:
             return None
+        typed = p.copy()
+        typed[none] = -1.0
+        best = int(np.argmax(typed))
+        typ = classes[best]
         sub_type = None
         allowed = self.sub_of.get(typ)
         if allowed is not None and len(allowed):
