@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         default=5.0,
         help="publication time between consecutive articles (default 5: ~2,000 in 7 days)",
     )
-    ap.add_argument("--entity-mode", choices=("fast", "accurate"), default="fast")
+    ap.add_argument("--entity-mode", choices=("fast", "balanced", "accurate"), default="fast")
     ap.add_argument("--sample-every", type=int, default=500, help="articles between RSS samples")
     ap.add_argument("--chunk", type=int, default=500, help="articles produced at once (default 500)")
     ap.add_argument(

@@ -791,7 +791,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, help="articles per scenario (default: each scenario's own, see SCENARIOS)")
     ap.add_argument("--scenario", action="append", choices=[*SCENARIOS, "all"], help="repeatable; default all")
     ap.add_argument("--soak", type=int, default=1, help="runs of every scenario, each on a fresh broker")
-    ap.add_argument("--entity-mode", choices=["fast", "accurate"], help="NEWSFLOW_ENTITY_MODE of the workers")
+    ap.add_argument(
+        "--entity-mode", choices=["fast", "balanced", "accurate"], help="NEWSFLOW_ENTITY_MODE of the workers"
+    )
     ap.add_argument("--keep", type=Path, help="keep every run's folder (logs, files, broker data) here")
     a = ap.parse_args(argv)
     names = list(SCENARIOS) if not a.scenario or "all" in a.scenario else a.scenario

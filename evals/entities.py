@@ -1,6 +1,6 @@
 """Entity stage evaluation.
 
-    .venv/bin/python -m evals.entities [--mode fast|accurate|all] [--limit N] [--conll-only]
+    .venv/bin/python -m evals.entities [--mode balanced|accurate|fast|all] [--limit N] [--conll-only]
         [--conll-split testa|traindev] [--cases cased,lower,upper] [--no-scaling]
 
 1. CoNLL-2003 eng.testa (never used for training or model selection): entity-level micro

@@ -1,7 +1,7 @@
 """Geo evaluation: event location on ACLED with a leave-one-region-out split, and transliteration
 variants of place names.
 
-    .venv/bin/python -m evals.geo [--mode fast|accurate] [--limit N] [--variants-only] [--acled-only]
+    .venv/bin/python -m evals.geo [--mode balanced|accurate|fast] [--limit N] [--variants-only] [--acled-only]
 
 1. ACLED 2020 (``notes`` as the body), **leave one region out**: for each ACLED ``region`` the
    country prior (the one learned part) is fitted on the rows of every other region and the rows
@@ -26,6 +26,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import csv  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from evals import DATA  # noqa: E402
@@ -77,18 +78,19 @@ def _memo_spans(cache: Path | None) -> None:
     path = cache / "spans.pkl"
     import pickle
 
-    memo: dict[str, list[tuple[int, int, str]]] = {}
+    memo: dict[tuple[str, str], list[ent.Span]] = {}
     if path.exists():
         with open(path, "rb") as f:
             memo = pickle.load(f)
-    original = ent._spans_accurate
+    original = ent._tag_model
 
-    def spans(text: str) -> list[tuple[int, int, str]]:
-        if text not in memo:
-            memo[text] = original(text)
-        return memo[text]
+    def tag_model(texts: Sequence[str], mode: str) -> list[list[ent.Span]]:
+        todo = [t for t in dict.fromkeys(texts) if (t, mode) not in memo]
+        for t, spans in zip(todo, original(todo, mode) if todo else [], strict=True):
+            memo[(t, mode)] = spans
+        return [memo[(t, mode)] for t in texts]
 
-    ent._spans_accurate = spans  # type: ignore[assignment]
+    ent._tag_model = tag_model  # type: ignore[assignment]
     import atexit
 
     def save() -> None:
@@ -198,8 +200,10 @@ def report(mode: str, limit: int | None = None) -> None:
 
 
 def main() -> None:
+    from pipeline.entities import DEFAULT_MODE, MODES
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=("fast", "accurate"), default="accurate")
+    ap.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--variants-only", action="store_true")
     ap.add_argument("--acled-only", action="store_true")

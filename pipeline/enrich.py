@@ -47,7 +47,7 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
 
 
 def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
-    """``mode`` is ``settings.entity_mode`` ("accurate" or "fast"; README "Entities"). A language the
+    """``mode`` is ``settings.entity_mode`` ("balanced", "accurate" or "fast"; README "Entities"). A language the
     stage has no model for gives no entities and an abstention saying so."""
     result = extract(article.text, mode=mode, language=article.language)
     tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)

@@ -2,10 +2,13 @@
 
 Operating points (``mode``, from ``settings.entity_mode``; see ``MODES``):
 
-- ``accurate`` (default): a spaCy tok2vec + transition NER trained on CoNLL-2003 eng.train with
-  lower- and upper-cased copies of its documents (``pipeline/models/ner_conll``, built by
-  ``python -m evals.train_ner``), loaded once per process. A missing or broken model is an error
-  naming its path, never a quiet switch to rules.
+- ``balanced`` (default) and ``accurate``: a spaCy tok2vec + transition NER trained on CoNLL-2003
+  eng.train with lower- and upper-cased copies of its documents, built by
+  ``python -m evals.train_ner``, loaded once per process. ``balanced`` has a narrow encoder
+  (``pipeline/models/ner_conll_small``), ``accurate`` one twice as wide and deep
+  (``pipeline/models/ner_conll``); the tagger is nearly all of the stage's cost, so the narrow one
+  sets a higher ceiling for the whole pipeline at a small cost in F1 on cased text. A missing or
+  broken model is an error naming its path, never a quiet switch to rules.
 - ``fast``: capitalised-span candidates labelled by the gazetteer, nationality words and
   organisation cues; no model, several times faster, much less accurate on PERSON/ORG, blind in
   lower-cased text.
@@ -47,9 +50,11 @@ from pipeline.model_registry import ModelMissingError, loaded, register, require
 from pipeline.truecase import truecase
 from schemas import EntityInfo, Mention, ModelRef, Place
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "ner_conll"
-MODES = ("accurate", "fast")
-DEFAULT_MODE = "accurate"
+_MODELS = Path(__file__).resolve().parent / "models"
+# The tagger each model-backed mode loads; ``fast`` has none.
+MODEL_DIRS = {"balanced": _MODELS / "ner_conll_small", "accurate": _MODELS / "ner_conll"}
+MODES = ("balanced", "accurate", "fast")
+DEFAULT_MODE = "balanced"
 # Languages the stage has a model for; ``None`` (detection unsure, e.g. a short text) is read as
 # English, the stream's main language.
 LANGUAGES = frozenset({"en"})
@@ -99,8 +104,10 @@ class EntityResult:
 
 
 def models_used(mode: str) -> list[ModelRef]:
-    """The loaded entity models a ``mode`` run reads: all of them, except the tagger in fast mode."""
-    return [m for m in loaded("entities") if not (mode == "fast" and m.name == "ner_conll")]
+    """The loaded entity models a ``mode`` run reads: all of them except the taggers of other modes."""
+    own = MODEL_DIRS[mode].name if mode in MODEL_DIRS else None
+    taggers = {d.name for d in MODEL_DIRS.values()}
+    return [m for m in loaded("entities") if m.name not in taggers or m.name == own]
 
 
 # --------------------------------------------------------------------------- word lists, patterns
@@ -191,23 +198,24 @@ def _lexicon() -> _Lexicon:
 # --------------------------------------------------------------------------- phase 1: tag
 
 
-@lru_cache(maxsize=1)
-def _nlp() -> Any:
-    """The packaged NER pipeline, loaded once. Missing or unloadable: ``NerModelError`` naming the
-    path (a broken install must not degrade quietly to rules)."""
-    if not (MODEL_DIR / "config.cfg").is_file():
+@lru_cache(maxsize=len(MODEL_DIRS))
+def _nlp(mode: str) -> Any:
+    """The packaged NER pipeline of ``mode``, loaded once. Missing or unloadable: ``NerModelError``
+    naming the path (a broken install must not degrade quietly to rules)."""
+    path = MODEL_DIRS[mode]
+    if not (path / "config.cfg").is_file():
         raise NerModelError(
-            f"NER model not found at {MODEL_DIR} (the installed package is incomplete: reinstall newsflow, "
+            f"NER model not found at {path} (the installed package is incomplete: reinstall newsflow, "
             "or set NEWSFLOW_ENTITY_MODE=fast for rules only)"
         )
     try:
         import spacy
         from spacy.util import compile_infix_regex
 
-        nlp: Any = spacy.load(MODEL_DIR)
+        nlp: Any = spacy.load(path)
     except Exception as exc:  # any load failure is reported with the path
-        raise NerModelError(f"NER model at {MODEL_DIR} cannot be loaded: {exc}") from exc
-    register("entities", "ner_conll", require(MODEL_DIR, "NER model"))
+        raise NerModelError(f"NER model at {path} cannot be loaded: {exc}") from exc
+    register("entities", path.name, require(path, "NER model"))
     # "Syria'sIdlib" (a glued possessive left by scraping) splits like "Syria 's Idlib".
     infixes = [*nlp.Defaults.infixes, r"(?<=[a-z])(?=['’]s[A-Z])", r"(?<=['’]s)(?=[A-Z])"]
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
@@ -219,8 +227,8 @@ def load(mode: str = DEFAULT_MODE) -> None:
     _check_mode(mode)
     _lexicon()
     gazetteer()
-    if mode == "accurate":
-        _nlp()
+    if mode in MODEL_DIRS:
+        _nlp(mode)
 
 
 def _check_mode(mode: str) -> None:
@@ -243,8 +251,8 @@ def _chunks(text: str, limit: int = CHUNK_CHARS) -> Iterable[tuple[int, str]]:
         pos = end
 
 
-def _tag_model(texts: Sequence[str]) -> list[list[Span]]:
-    nlp = _nlp()
+def _tag_model(texts: Sequence[str], mode: str) -> list[list[Span]]:
+    nlp = _nlp(mode)
     pieces = [(i, off, piece) for i, t in enumerate(texts) for off, piece in _chunks(t)]
     out: list[list[Span]] = [[] for _ in texts]
     docs = nlp.pipe((p for _, _, p in pieces), batch_size=BATCH_SIZE)
@@ -295,7 +303,7 @@ def tag(texts: Sequence[str], mode: str = DEFAULT_MODE) -> list[list[Span]]:
     _check_mode(mode)
     if mode == "fast":
         return [_tag_rules(t) for t in texts]
-    return _tag_model(texts)
+    return _tag_model(texts, mode)
 
 
 # --------------------------------------------------------------------------- span helpers

@@ -11,6 +11,7 @@ import pytest
 
 from newsflow.replay import replay
 from newsflow.settings import Settings
+from pipeline.entities import DEFAULT_MODE, MODEL_DIRS
 from schemas import SCHEMA_VERSION
 from testing import start_worker, stop_worker
 
@@ -72,9 +73,10 @@ def test_documented_consumer_receives_valid_enriched_seed(pipeline_env: dict[str
     for article in articles:
         validator.validate(article)
         assert article["schema_version"] == SCHEMA_VERSION
-        # The worker ran the packaged NER model, and the record says so (docs/consumers.md, 1.1).
+        # The worker ran the default mode's packaged NER model, and the record says so
+        # (docs/consumers.md, 1.1).
         assert {(m["stage"], m["name"]) for m in article["models"]} >= {
-            ("entities", "ner_conll"),
+            ("entities", MODEL_DIRS[DEFAULT_MODE].name),
             ("classify", "classify_model"),
         }
         assert article["dedup"]["status"] in {"unique", "duplicate", "near_duplicate"}

@@ -10,7 +10,7 @@ from schemas import Event, RawArticle
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_6b2718a8a06e0f9d.txt"
 
 
-@pytest.fixture(scope="module", params=["accurate", "fast"])
+@pytest.fixture(scope="module", params=["balanced", "accurate", "fast"])
 def seed(request):
     raw = SEED.read_text(encoding="utf-8")
     title, _, body = raw.partition("\n")
@@ -169,37 +169,39 @@ def test_unknown_mode_is_an_error():
         extract("Officials met in Paris.", mode="turbo")
 
 
-def test_missing_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["balanced", "accurate"])
+def test_missing_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch, mode):
     import pipeline.entities as ent
 
     missing = tmp_path / "no_model_here"
-    monkeypatch.setattr(ent, "MODEL_DIR", missing)
+    monkeypatch.setitem(ent.MODEL_DIRS, mode, missing)
     ent._nlp.cache_clear()
     try:
         with pytest.raises(ent.NerModelError, match=str(missing)):
-            extract("Officials met in Paris.", mode="accurate")
+            extract("Officials met in Paris.", mode=mode)
         # rules only when asked for: fast mode needs no model
         assert any(m.text == "Paris" for m in extract("Officials met in Paris.", mode="fast").mentions)
     finally:
         ent._nlp.cache_clear()
 
 
-def test_broken_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["balanced", "accurate"])
+def test_broken_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch, mode):
     import pipeline.entities as ent
 
     broken = tmp_path / "broken_model"
     broken.mkdir()
     (broken / "config.cfg").write_text("[nlp]\nlang = \n")
-    monkeypatch.setattr(ent, "MODEL_DIR", broken)
+    monkeypatch.setitem(ent.MODEL_DIRS, mode, broken)
     ent._nlp.cache_clear()
     try:
         with pytest.raises(ent.NerModelError, match="cannot be loaded"):
-            ent.load("accurate")
+            ent.load(mode)
     finally:
         ent._nlp.cache_clear()
 
 
-@pytest.mark.parametrize("mode", ["accurate", "fast"])
+@pytest.mark.parametrize("mode", ["balanced", "accurate", "fast"])
 def test_language_without_a_model_abstains(mode):
     text = "Anfang Mai legte das Kreuzfahrtschiff in Hamburg an. Die Impfstoffe kamen aus Mainz."
     res = extract(text, mode=mode, language="de")
@@ -208,7 +210,7 @@ def test_language_without_a_model_abstains(mode):
     assert extract("Officials met in Paris.", mode=mode, language="en").abstention is None
 
 
-@pytest.mark.parametrize("mode", ["accurate", "fast"])
+@pytest.mark.parametrize("mode", ["balanced", "accurate", "fast"])
 def test_batch_equals_one_by_one(mode):
     from pipeline.entities import extract_batch
 
@@ -318,5 +320,5 @@ def test_long_tagged_spans_are_not_names():
     from pipeline.entities import MAX_NAME_CHARS
 
     text = "BREAKING NEWS " * 400
-    for mode in ("accurate", "fast"):
+    for mode in ("balanced", "accurate", "fast"):
         assert all(m.end - m.start <= MAX_NAME_CHARS for m in extract(text, mode=mode).mentions)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from evals.installed import build_installed_venv
+from pipeline.entities import MODEL_DIRS
 from pipeline.model_registry import content_hash
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,35 +74,39 @@ def test_wheel_runs_the_packaged_model(installed: Path, tmp_path: Path) -> None:
     ).stdout.strip()
     assert where.startswith(str(installed)), f"pipeline imported from {where}, not from the installed wheel"
 
-    records = {r["id"]: r for r in _enrich(installed, tmp_path / "accurate", "accurate")}
-    assert len(records) == 2 and "conll" in records, sorted(records)
-    ner_version = content_hash(ROOT / "pipeline" / "models" / "ner_conll")
-    for record in records.values():
-        used = {(m["stage"], m["name"]): m["version"] for m in record["models"]}
-        assert used.get(("entities", "ner_conll")) == ner_version, used
-        assert ("classify", "classify_model") in used
+    taggers = {mode: path.name for mode, path in MODEL_DIRS.items()}
+    for mode, name in taggers.items():
+        records = {r["id"]: r for r in _enrich(installed, tmp_path / mode, mode)}
+        assert len(records) == 2 and "conll" in records, sorted(records)
+        ner_version = content_hash(ROOT / "pipeline" / "models" / name)
+        for record in records.values():
+            used = {(m["stage"], m["name"]): m["version"] for m in record["models"]}
+            assert used.get(("entities", name)) == ner_version, (mode, used)
+            assert not {("entities", other) for other in taggers.values() if other != name} & set(used), used
+            assert ("classify", "classify_model") in used
 
-    conll = records["conll"]
-    found = {(m["text"], m["label"]) for m in conll["entities"]}
-    assert ("Werner Zwingmann", "PERSON") in found, found
-    assert any(label == "ORG" and "European Union" in text for text, label in found), found
+        found = {(m["text"], m["label"]) for m in records["conll"]["entities"]}
+        assert ("Werner Zwingmann", "PERSON") in found, (mode, found)
+        assert any(label == "ORG" and "European Union" in text for text, label in found), (mode, found)
 
     # The rules-only mode, asked for by setting, says so and finds something else.
     fast = {r["id"]: r for r in _enrich(installed, tmp_path / "fast", "fast")}["conll"]
-    assert ("entities", "ner_conll") not in {(m["stage"], m["name"]) for m in fast["models"]}
+    assert not {("entities", name) for name in taggers.values()} & {(m["stage"], m["name"]) for m in fast["models"]}
     assert {(m["text"], m["label"]) for m in fast["entities"]} != found
 
 
-def test_missing_model_is_a_loud_error(installed: Path, tmp_path: Path) -> None:
-    model = next((installed / "lib").glob("python3*/site-packages/pipeline/models/ner_conll"))
-    hidden = model.with_name("ner_conll.hidden")
+@pytest.mark.parametrize("mode", sorted(MODEL_DIRS))
+def test_missing_model_is_a_loud_error(installed: Path, tmp_path: Path, mode: str) -> None:
+    name = MODEL_DIRS[mode].name
+    model = next((installed / "lib").glob(f"python3*/site-packages/pipeline/models/{name}"))
+    hidden = model.with_name(f"{name}.hidden")
     model.rename(hidden)
     try:
         (tmp_path / "in.jsonl").write_text(json.dumps({"id": "x", "title": "T", "body": CONLL_STYLE}))
         run = subprocess.run(
             [str(installed / "bin/newsflow"), "enrich", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl")],
             cwd=tmp_path,
-            env=_env(NEWSFLOW_ENTITY_MODE="accurate"),
+            env=_env(NEWSFLOW_ENTITY_MODE=mode),
             capture_output=True,
             text=True,
             timeout=600,

@@ -147,7 +147,7 @@ import json, sys
 d, rules = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 assert d["dedup"]["status"] == "unique" and d["schema_version"].startswith("1."), d["dedup"]
 used = {(m["stage"], m["name"]) for m in d["models"]}
-assert ("entities", "ner_conll") in used, f"the record was not tagged by the NER model: {used}"
+assert ("entities", "ner_conll_small") in used, f"the record was not tagged by the NER model: {used}"
 by_model = {(m["text"], m["label"]) for m in d["entities"]} - {(m["text"], m["label"]) for m in rules["entities"]}
 assert by_model, "every entity of the seed is one the rules find too: was the model used?"
 print(f"    topic: {d['id']} {d['title'][:60]!r} category={d['category']['label']} "
@@ -169,7 +169,7 @@ for i in $(seq "$WORKERS"); do
 import json, sys
 h = json.loads(sys.argv[2])
 names = {m["name"] for m in h["models"]}
-assert h["entity_mode"] == "accurate" and "ner_conll" in names, f"worker {sys.argv[1]} /health: {h}"
+assert h["entity_mode"] == "balanced" and "ner_conll_small" in names, f"worker {sys.argv[1]} /health: {h}"
 print(f"    worker {sys.argv[1]} /health: mode={h['entity_mode']} models={sorted(names)}", file=sys.stderr)
 PY
   m=$(compose exec -T --index="$i" worker python -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:6066/metrics", timeout=5).read().decode())')
