@@ -17,6 +17,13 @@ also catches the copies of the same article that at-least-once redelivery puts o
 at new offsets. The count lives in the worker's data folder: a worker restarted on its own
 folder (a restart policy, a StatefulSet) sees it; a different worker that takes the partition
 over starts counting from zero, so the number of crashes is bounded by the limit per worker.
+
+A process death counts against every stage's in-flight message, and the stages run side by side:
+a clean step that happened to be running when the entity step of a poison article killed the
+process would be blamed too, and after a restart the same two messages tend to meet again. So a
+*suspect* (a message with at least one crash against it) runs alone (``Isolation``): it waits
+until no other guarded step runs and keeps new ones waiting until it is done, so the next death,
+if any, counts against it only.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +84,32 @@ def _swallow(fut: asyncio.Future[Any]) -> None:
         fut.exception()
 
 
+class Isolation:
+    """Guarded steps of all stages run side by side, except a suspect's, which runs alone."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._active = 0
+        self._alone = False
+
+    @contextlib.asynccontextmanager
+    async def step(self, suspect: bool) -> AsyncIterator[None]:
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._alone)
+            if suspect:
+                self._alone = True
+                await self._cond.wait_for(lambda: self._active == 0)
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._active -= 1
+                if suspect:
+                    self._alone = False
+                self._cond.notify_all()
+
+
 class CrashGuard:
     """Crash counts per (stage, key), persisted in ``folder``; see the module docstring."""
 
@@ -84,6 +117,7 @@ class CrashGuard:
 
     def __init__(self, folder: Path, limit: int) -> None:
         self.folder, self.limit = Path(folder), limit
+        self.isolation = Isolation()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.counts_path = self.folder / "crashes.json"
         self.counts: dict[str, int] = {}

@@ -8,6 +8,7 @@ wrote already), so a crash repeats work but never loses an article.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,21 +77,23 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
             await delivery.dead_letter(name, key, Outcome(error=poisoned, letter=letter))
             crashes.done(name, guard_key, forget=False)  # type: ignore[union-attr]
             return
-        if crashes:
-            crashes.begin(name, guard_key)
-        if off_loop is not None:
-            try:
-                outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
-            except StageTimeout as exc:
-                outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
-            except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
-                if crashes:
-                    crashes.done(name, guard_key, forget=False)
-                raise
-        else:
-            outcome = guarded(name, key, value, stage.parse, stage.step, limits)
-        if crashes:
-            crashes.done(name, guard_key)
+        suspect = bool(crashes and crashes.crashes(name, guard_key))
+        async with crashes.isolation.step(suspect) if crashes else contextlib.nullcontext():
+            if crashes:
+                crashes.begin(name, guard_key)
+            if off_loop is not None:
+                try:
+                    outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
+                except StageTimeout as exc:
+                    outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
+                except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
+                    if crashes:
+                        crashes.done(name, guard_key, forget=False)
+                    raise
+            else:
+                outcome = guarded(name, key, value, stage.parse, stage.step, limits)
+            if crashes:
+                crashes.done(name, guard_key)
         if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
             too_large = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
             outcome = Outcome(error=too_large, letter=letter_for(name, key, value, too_large, limits))

@@ -100,3 +100,39 @@ def test_a_message_finished_normally_is_not_counted(tmp_path: Path) -> None:
     g.begin("clean", b"k")
     g.done("clean", b"k")
     assert CrashGuard(folder, 3).crashes("clean", b"k") == 0
+
+
+def test_a_suspect_runs_alone():
+    """A message with a crash against it waits for the steps already running and keeps new ones
+    waiting, so a second death can only be its own."""
+    from agents.guard import Isolation
+
+    async def main() -> list[str]:
+        iso, log = Isolation(), []
+        release = asyncio.Event()
+
+        async def normal(name: str, hold: asyncio.Event | None = None) -> None:
+            async with iso.step(suspect=False):
+                log.append(f"{name} start")
+                if hold is not None:
+                    await hold.wait()
+                log.append(f"{name} end")
+
+        async def suspect() -> None:
+            async with iso.step(suspect=True):
+                log.append("suspect start")
+                await asyncio.sleep(0.05)
+                log.append("suspect end")
+
+        first = asyncio.create_task(normal("a", release))
+        await asyncio.sleep(0.01)
+        s = asyncio.create_task(suspect())
+        await asyncio.sleep(0.01)
+        later = asyncio.create_task(normal("b"))
+        await asyncio.sleep(0.05)
+        assert "suspect start" not in log and "b start" not in log  # a still runs; b waits for the suspect
+        release.set()
+        await asyncio.gather(first, s, later)
+        return log
+
+    assert asyncio.run(main()) == ["a start", "a end", "suspect start", "suspect end", "b start", "b end"]
