@@ -18,6 +18,8 @@ from pipeline.geo import gazetteer, place_id
 from schemas import Event, Location
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# Sentences read for the place when the event sentence names none (bounds the gazetteer work).
+LEAD_SENTENCES = 3
 
 
 def main_country(result: EntityResult) -> str | None:
@@ -130,10 +132,15 @@ def _sentence_names(text: str, span: tuple[int, int]) -> list[tuple[int, str]]:
 
 
 def sentence_location(result: EntityResult, text: str, span: tuple[int, int]) -> tuple[str | None, Location | None]:
-    """The event sentence's own place: its place names (tagged, or in place syntax) resolved together
-    with the article's places and nationality words; the earliest one in the winning country that
-    is a town or province is the location (ACLED-style "in Town, Province"), else the article's
-    most salient place there (``main_location``)."""
+    """The event sentence's own place (``sentence_place``), else the article's most salient place."""
+    return sentence_place(result, text, span) or main_location(result)
+
+
+def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tuple[str | None, Location | None] | None:
+    """A sentence's own place: its place names (tagged, or in place syntax) resolved together with
+    the article's places and nationality words; the earliest one in the winning country that is a
+    town or province is the location (ACLED-style "in Town, Province"), else the article's most
+    salient place there (``main_location``). None when the sentence names no place that resolves."""
     gaz = gazetteer()
     names: dict[str, float] = {}
     first: dict[str, int] = {}
@@ -154,18 +161,32 @@ def sentence_location(result: EntityResult, text: str, span: tuple[int, int]) ->
         elif e.label in ("ORG", "MISC", "PERSON", "LOC") and (code := gaz.cue(e.name)):
             votes.append((code, 0.5 * e.salience))
     if not first:
-        return main_location(result)
+        return None
     resolved, ranked = gaz.resolve_many(list(names.items()), votes)
     # The country: the best-supported one among those the sentence's resolved names lie in.
     here = {g.country for n, g in resolved.items() if n in first}
     country = next((c for c, _ in ranked if c in here), None)
     if country is None:
-        return main_location(result)
+        return None
     for name in sorted(first, key=lambda n: first[n]):
         g = resolved.get(name)
         if g is not None and g.country == country and g.feature in ("city", "admin") and g.lat is not None:
             return country, Location(name=g.name, lat=g.lat, lon=g.lon, geonameid=g.geonameid, place_id=place_id(g))
     return main_location(result, country)
+
+
+def _sentences(text: str, limit: int) -> list[tuple[int, int]]:
+    """Spans of the first ``limit`` sentences of ``text``."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        if len(out) >= limit:
+            return out
+        out.append((pos, m.start()))
+        pos = m.end()
+    if len(out) < limit and pos < len(text):
+        out.append((pos, len(text)))
+    return out
 
 
 def event_place(
@@ -175,12 +196,20 @@ def event_place(
     use_sentence: bool = True,
 ) -> tuple[str | None, Location | None]:
     """Where an event report happens: the place the event sentence names (``event_sentence``,
-    ``sentence_location``), else the article's most salient place (``main_location``); the country
+    ``sentence_place``), else the place one of the first ``LEAD_SENTENCES`` sentences names, else the
+    article's most salient place (``main_location``); the country
     prior (``pipeline.country_prior``) replaces the country when it is sure of another one
     (``PRIOR_OVERRIDE``) or when no place resolved and it clears ``PRIOR_THRESHOLD``. Thresholds
     chosen by cross-validation on ACLED (``python -m evals.geo``)."""
     span = event_sentence(text) if use_sentence and text else None
-    country, location = sentence_location(result, text, span) if span is not None else main_location(result)
+    found = sentence_place(result, text, span) if span is not None else None
+    if span is not None and found is None:
+        # The event sentence names no place ("The protesters stood in front of the companies"):
+        # news states the place where it first reports the story, so the lead sentences are next.
+        for lead in _sentences(text, LEAD_SENTENCES):
+            if lead != span and (found := sentence_place(result, text, lead)) is not None:
+                break
+    country, location = found or main_location(result)
     guess, p = prior(text) if text else (None, 0.0)
     if not guess or guess == country:
         return country, location

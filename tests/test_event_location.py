@@ -43,3 +43,16 @@ def test_no_place_no_guess():
     text = "On Tuesday, protesters blocked a road near the Qwertyville junction."
     res = extract(text, mode="fast")
     assert event_place(res, text, prior=_no_prior) == (None, None)
+
+
+def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
+    text = (
+        "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "
+        "conditions in the country. The individual protesters stood in front of the companies which "
+        "had been accused of mistreating their employees, holding protest posters."
+    )
+    span = event_sentence(text)
+    assert span is not None and span[0] > 0  # the second sentence has more event words
+    res = extract(text, mode="fast")
+    country, loc = event_place(res, text, prior=_no_prior)
+    assert country == "GE" and loc is not None and loc.name == "Tbilisi"
