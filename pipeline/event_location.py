@@ -8,8 +8,9 @@ event's place (salience, the event sentence, the country prior) can change on it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
@@ -83,20 +84,25 @@ def _triggers() -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")", re.IGNORECASE)
 
 
+def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Character spans of the sentences of ``text``, in order."""
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        yield pos, m.start()
+        pos = m.end()
+    yield pos, len(text)
+
+
 def event_sentence(text: str) -> tuple[int, int] | None:
     """Character span of the sentence that reports the event: the one with the most event words
     (attack, killed, protest, shelled...), the earliest on a tie; None when no sentence has one."""
     best: tuple[int, int] | None = None
     best_n = 0
-    pos = 0
     pattern = _triggers()
-    for m in [*_SENTENCE_END.finditer(text), None]:
-        end = m.start() if m else len(text)
-        n = len(pattern.findall(text, pos, end))
+    for start, end in _sentence_spans(text):
+        n = len(pattern.findall(text, start, end))
         if n > best_n:
-            best, best_n = (pos, end), n
-        if m is not None:
-            pos = m.end()
+            best, best_n = (start, end), n
     return best
 
 
@@ -175,20 +181,6 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     return main_location(result, country)
 
 
-def _sentences(text: str, limit: int) -> list[tuple[int, int]]:
-    """Spans of the first ``limit`` sentences of ``text``."""
-    out: list[tuple[int, int]] = []
-    pos = 0
-    for m in _SENTENCE_END.finditer(text):
-        if len(out) >= limit:
-            return out
-        out.append((pos, m.start()))
-        pos = m.end()
-    if len(out) < limit and pos < len(text):
-        out.append((pos, len(text)))
-    return out
-
-
 def event_place(
     result: EntityResult,
     text: str,
@@ -206,7 +198,7 @@ def event_place(
     if span is not None and found is None:
         # The event sentence names no place ("The protesters stood in front of the companies"):
         # news states the place where it first reports the story, so the lead sentences are next.
-        for lead in _sentences(text, LEAD_SENTENCES):
+        for lead in islice(_sentence_spans(text), LEAD_SENTENCES):
             if lead != span and (found := sentence_place(result, text, lead)) is not None:
                 break
     country, location = found or main_location(result)
