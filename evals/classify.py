@@ -47,7 +47,6 @@ EVENT_EVAL = ("acled", *EVENT_SOURCES)
 BUCKETS = ("title only", "<=40 words", "40-200 words", ">200 words")
 SCORE_EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
 COVERED_MIN = 300
-COVERED: dict[str, set[str]] = {}  # per left-out source: subjects its training sources cover
 
 
 @dataclass
@@ -110,9 +109,7 @@ def leave_one_out(docs: list[Doc], sources: Sequence[str]) -> dict[str, tuple[li
     for s in sources:
         t0 = time.perf_counter()
         held = [d for d in docs if d.source == s]
-        train = [d for d in docs if d.source != s]
-        COVERED[s] = covered(train)
-        model = ClassifyModel(fit(train))
+        model = ClassifyModel(fit([d for d in docs if d.source != s]))
         out[s] = (held, predict(model, held))
         print(f"  LOSO {s} done ({time.perf_counter() - t0:.0f} s)", flush=True)
         if s in TOPIC_EVAL:
@@ -347,7 +344,7 @@ def _only_topics(docs: Sequence[Doc], preds: Sequence[Pred], keep: set[str]) -> 
 def report_loso(docs: list[Doc], sources: Sequence[str]) -> dict:
     loso = leave_one_out(docs, sources)
     topical = {s: v for s, v in loso.items() if s in TOPIC_EVAL}
-    cov = {s: _only_topics(*v, COVERED[s]) for s, v in topical.items()}
+    cov = {s: _only_topics(*v, covered([d for d in docs if d.source != s])) for s, v in topical.items()}
     if topical:
         accs = print_topics("TOPIC, leave-one-source-out (target: mean >= 0.85, worst >= 0.75)", topical)
         print(f"  LOSO mean {np.mean(accs):.3f}, worst {min(accs):.3f} over {len(accs)} sources")
