@@ -1,7 +1,7 @@
 """Classify-stage quality on held-out data: ``python -m evals.classify`` (``make eval-classify``).
 
 Two protocols, both retraining the whole model (vocabulary, heads, calibration) with
-``evals.train_classify.fit`` and classifying through the same ``ClassifyModel`` code the pipeline
+``evals.train_classify.train_model`` and classifying through the same ``ClassifyModel`` code the pipeline
 runs (lexicon and thresholds included):
 
 * cross-validation: every source is split into ``--folds`` folds (stratified by label, identical
@@ -39,7 +39,7 @@ from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
 
 from evals import DATA  # noqa: E402
 from evals.classify_data import EVENT_SOURCES, TOPIC_SOURCES, Doc, load_all  # noqa: E402
-from evals.train_classify import fit  # noqa: E402
+from evals.train_classify import train_model  # noqa: E402
 from pipeline.classify import NO_EVENT, ClassifyModel, classify  # noqa: E402
 
 TOPIC_EVAL = ("bbc", *TOPIC_SOURCES)
@@ -88,7 +88,7 @@ def cross_validate(docs: list[Doc], k: int, seed: int = 0) -> list[Pred]:
     preds: list[Pred | None] = [None] * len(docs)
     for i, (train, test) in enumerate(skf.split(np.zeros(len(docs)), strat, groups)):
         t0 = time.perf_counter()
-        model = ClassifyModel(fit([docs[j] for j in train]))
+        model = train_model([docs[j] for j in train])
         for j, p in zip(test, predict(model, [docs[j] for j in test]), strict=True):
             preds[j] = p
         print(f"  CV fold {i + 1}/{k} done ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -109,7 +109,7 @@ def leave_one_out(docs: list[Doc], sources: Sequence[str]) -> dict[str, tuple[li
     for s in sources:
         t0 = time.perf_counter()
         held = [d for d in docs if d.source == s]
-        model = ClassifyModel(fit([d for d in docs if d.source != s]))
+        model = train_model([d for d in docs if d.source != s])
         out[s] = (held, predict(model, held))
         print(f"  LOSO {s} done ({time.perf_counter() - t0:.0f} s)", flush=True)
         if s in TOPIC_EVAL:

@@ -2,9 +2,10 @@
 
 Model
     Three linear heads over one TF-IDF vocabulary (hashed word unigrams + bigrams, sublinear tf,
-    l2), all in ``pipeline/models/classify_model.npz`` (plain numpy arrays, loaded with
-    ``allow_pickle=False`` once per process). Inference is a sparse dot product in numpy; no
-    scikit-learn object is unpickled. Retrain with ``python -m evals.train_classify``; measure with
+    l2) and two over static word vectors, all in ``pipeline/models/classify_model.npz`` (plain
+    numpy arrays, loaded with ``allow_pickle=False`` once per process; the word vectors are
+    ``pipeline/models/word_vectors.npz``). Inference is a sparse dot product and one small dense
+    one in numpy; no scikit-learn object is unpickled. Retrain with ``python -m evals.train_classify``; measure with
     ``python -m evals.classify`` (cross-validation and leave-one-source-out).
 
     * category head: multinomial logistic regression over every subject some labelled source
@@ -22,6 +23,11 @@ Model
       clean negatives of every source (news of all subjects, non-ACLED CASE and GLOCON items).
     * sub-event head: multinomial logistic regression over ACLED's sub_event_types; only its
       ranking is used, restricted to the sub-types ACLED pairs with the predicted event type.
+    * word-vector heads: the category and event heads each have a second logistic head over the
+      article's mean word vector (``pipeline.word_vectors``, distilled from a pretrained sentence
+      encoder). The probability is the weighted geometric mean of the two heads' (weights 1 and
+      ``beta``). TF-IDF is sharp on a source's own vocabulary; the word vectors carry meaning to
+      sources whose words the training data never used, which is what leave-one-source-out tests.
 
 Threshold policy
     * Category: ``label`` is the arg-max and ``score`` its probability. A score below
@@ -48,12 +54,14 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from pipeline.classify_features import category_text, event_text, gram_id, ngrams, tokens
 from pipeline.classify_lexicon import lexicon_weights
 from pipeline.model_registry import register
+from pipeline.word_vectors import VECTORS_PATH, WordVectors
 from schemas import Category, Event, Score
 
 CATEGORIES = (
@@ -85,7 +93,7 @@ EVENT_TYPES = (
 )
 NO_EVENT = "none"
 CATEGORY_CONFIDENT = 0.5
-EVENT_THRESHOLD = 0.75
+EVENT_THRESHOLD = 0.8
 # Languages the heads were trained on. An article in another language whose words the model
 # mostly does not know (share of its word tokens in the vocabulary below MIN_VOCAB_SHARE) is not
 # classified; the vocabulary check keeps short English items that language identification
@@ -95,23 +103,48 @@ MIN_VOCAB_SHARE = 0.6
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "classify_model.npz"
 
 
+class Features(NamedTuple):
+    """One head's view of an article: TF-IDF (vocabulary indices and values) and the word-vector mean."""
+
+    ix: np.ndarray
+    vals: np.ndarray
+    vec: np.ndarray | None
+
+
+def _log_softmax(d: np.ndarray) -> np.ndarray:
+    m = d - d.max()
+    return m - np.log(np.exp(m).sum())
+
+
 class ClassifyModel:
     """The arrays of a trained model plus the pure inference over them."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], use_lexicon: bool = True):
+    def __init__(self, arrays: dict[str, np.ndarray], vectors: WordVectors | None = None, use_lexicon: bool = True):
         self.use_lexicon = use_lexicon
-        self.vocab = {int(t): i for i, t in enumerate(arrays["ids"].tolist())}
+        self.ids = arrays["ids"].astype(np.int64)
+        self.vocab = {int(t): i for i, t in enumerate(self.ids.tolist())}
         self.idf = arrays["idf"].astype(np.float32)
         self._max_idf = float(self.idf.max())
-        self.heads = {}
+        self.heads: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         for head in ("cat", "ev", "sub"):
             self.heads[head] = (
                 [str(c) for c in arrays[f"{head}_classes"]],
                 arrays[f"{head}_W"].astype(np.float32),
                 arrays[f"{head}_b"].astype(np.float32),
-                arrays.get(f"{head}_pa"),
-                arrays.get(f"{head}_pb"),
             )
+        # Word-vector heads (see ``pipeline.word_vectors``): their log-probabilities are added,
+        # times ``beta``, to the TF-IDF head's. A model trained without them runs on TF-IDF alone.
+        self.vectors = vectors
+        self.vector_heads: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+        for head in ("cat", "ev"):
+            if f"{head}_VW" in arrays:
+                if vectors is None:
+                    raise ValueError(f"the {head} head needs word vectors and none were given")
+                self.vector_heads[head] = (
+                    arrays[f"{head}_VW"].astype(np.float32),
+                    arrays[f"{head}_Vb"].astype(np.float32),
+                    float(arrays[f"{head}_beta"]),
+                )
         pairs = [str(p).split("\t") for p in arrays["sub_pairs"]]
         sub_classes = self.heads["sub"][0]
         self.sub_of: dict[str, np.ndarray] = {}
@@ -123,36 +156,41 @@ class ClassifyModel:
         return self._max_idf if j is None else float(self.idf[j])
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> ClassifyModel:
+    def load(cls, path: Path = MODEL_PATH, vectors_path: Path = VECTORS_PATH) -> ClassifyModel:
         with np.load(path, allow_pickle=False) as z:
-            return cls({k: z[k] for k in z.files})
+            arrays = {k: z[k] for k in z.files}
+        return cls(arrays, WordVectors.load(vectors_path) if "cat_VW" in arrays else None)
 
-    def _features(self, counts: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
-        get = self.vocab.get
-        pairs = [(j, c) for g, c in counts.items() if (j := get(gram_id(g))) is not None]
-        if not pairs:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        arr = np.array(pairs, dtype=np.int64)
-        ix = arr[:, 0]
-        vals = (1.0 + np.log(arr[:, 1].astype(np.float32))) * self.idf[ix]
+    def _features(self, counts: Counter[str]) -> Features:
+        n = len(counts)
+        gids = np.fromiter((gram_id(g) for g in counts), dtype=np.int64, count=n)
+        cnt = np.fromiter(counts.values(), dtype=np.float32, count=n)
+        pos = np.searchsorted(self.ids, gids)
+        pos[pos >= len(self.ids)] = 0
+        ok = self.ids[pos] == gids
+        ix = pos[ok]
+        vals = (1.0 + np.log(cnt[ok])) * self.idf[ix]
         norm = float(np.sqrt(vals @ vals))
         if norm > 0:
             vals /= norm
-        return ix, vals
+        vec = self.vectors.embed(gids, cnt, self.ids, self.idf) if self.vectors is not None else None
+        return Features(ix, vals, vec)
 
-    def _decision(self, head: str, ix: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        _, w, b, _, _ = self.heads[head]
-        return vals @ w[ix] + b
+    def _decision(self, head: str, f: Features) -> np.ndarray:
+        _, w, b = self.heads[head]
+        return f.vals @ w[f.ix] + b
 
-    def _proba(self, head: str, ix: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        _, _, _, pa, pb = self.heads[head]
-        d = self._decision(head, ix, vals).astype(np.float64)
-        if pa is None or pb is None:  # a multinomial logistic head: its softmax is the probability
-            e = np.exp(d - d.max())
-            return e / e.sum()
-        p = 1.0 / (1.0 + np.exp(pa * d + pb))
-        s = p.sum()
-        return p / s if s > 0 else np.full_like(p, 1.0 / len(p))
+    def _proba(self, head: str, f: Features) -> np.ndarray:
+        """The TF-IDF head's softmax, or with a word-vector head their weighted geometric mean
+        (weights 1 and ``beta``, renormalised): a mean, not a product, so the mixture is no more
+        confident than its parts and the thresholds keep their meaning."""
+        logit = _log_softmax(self._decision(head, f).astype(np.float64))
+        vh = self.vector_heads.get(head)
+        if vh is not None and f.vec is not None:
+            vw, vb, beta = vh
+            logit = (logit + beta * _log_softmax((f.vec @ vw + vb).astype(np.float64))) / (1.0 + beta)
+        e = np.exp(logit - logit.max())
+        return e / e.sum()
 
     def vocab_share(self, title: str | None, text: str) -> float:
         """Share of the item's word tokens (first ~200) that are in the model's vocabulary."""
@@ -176,7 +214,7 @@ class ClassifyModel:
         toks = tokens(category_text(title, text))
         counts = Counter(ngrams(toks))
         classes = self.heads["cat"][0]
-        probs = dict(zip(classes, self._proba("cat", *self._features(counts)).tolist(), strict=True))
+        probs = dict(zip(classes, self._proba("cat", self._features(counts)).tolist(), strict=True))
         lex = lexicon_weights(counts, len(toks), self._idf_of) if self.use_lexicon else {}
         if lex:
             z = 1.0 + sum(lex.values())
@@ -193,9 +231,9 @@ class ClassifyModel:
         )
 
     def event(self, title: str | None, text: str) -> Event | None:
-        ix, vals = self._features(Counter(analyze_event(title, text)))
+        f = self._features(Counter(analyze_event(title, text)))
         classes = self.heads["ev"][0]
-        p = self._proba("ev", ix, vals)
+        p = self._proba("ev", f)
         none = classes.index(NO_EVENT)
         if 1.0 - p[none] < EVENT_THRESHOLD:
             return None
@@ -206,7 +244,7 @@ class ClassifyModel:
         sub_type = None
         allowed = self.sub_of.get(typ)
         if allowed is not None and len(allowed):
-            d = self._decision("sub", ix, vals)
+            d = self._decision("sub", f)
             sub_type = self.heads["sub"][0][int(allowed[int(np.argmax(d[allowed]))])]
         return Event(type=typ, sub_type=sub_type, score=round(float(p[best]), 4))
 
@@ -221,7 +259,10 @@ def analyze_event(title: str | None, text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def _model() -> ClassifyModel:
     register("classify", "classify_model", MODEL_PATH)
-    return ClassifyModel.load()
+    model = ClassifyModel.load()
+    if model.vectors is not None:
+        register("classify", "word_vectors", VECTORS_PATH)
+    return model
 
 
 def classify(title: str | None, text: str) -> tuple[Category, Event | None]:

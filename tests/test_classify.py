@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.classify import CATEGORIES, MODEL_PATH, ClassifyModel, _model, abstain_reason, classify
-from pipeline.classify_features import analyze, category_text, clean_acled_note
+from pipeline.classify_features import analyze, category_text, clean_acled_note, gram_id
 from pipeline.clean import clean
 from schemas import RawArticle
 
@@ -177,11 +177,44 @@ def test_numpy_features_match_training_vectorizer():
     vec = Vectorizer(np.array(sorted(model.vocab, key=model.vocab.__getitem__)), model.idf)
     r = _seed()
     expected = vec.transform([hashed("cat", r.title, r.text)]).toarray()[0]
-    ix, vals = model._features(Counter(analyze(category_text(r.title, r.text))))
+    f = model._features(Counter(analyze(category_text(r.title, r.text))))
     got = np.zeros_like(expected)
-    got[ix] = vals
+    got[f.ix] = f.vals
     assert np.count_nonzero(expected) > 20
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The word-vector mean too: training weighs the hashed ids exactly as inference does.
+    assert model.vectors is not None and f.vec is not None
+    ids, counts = hashed("cat", r.title, r.text)
+    trained = model.vectors.embed(ids, counts.astype(np.float32), model.ids, model.idf)
+    assert float(np.linalg.norm(trained)) == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_allclose(f.vec, trained, atol=1e-5)
+
+
+def test_word_vectors_put_related_words_together():
+    """The distilled vectors carry meaning across vocabularies: a news source that writes
+    "prices" is close to one that writes "inflation", and far from sport."""
+    from pipeline.word_vectors import WordVectors
+
+    wv = WordVectors.load()
+
+    def vec(*words: str) -> np.ndarray:
+        ids = np.array([gram_id(w) for w in words], dtype=np.int64)
+        order = np.argsort(ids)
+        return wv.embed(ids[order], np.ones(len(words), dtype=np.float32), np.zeros(1, np.int64), np.ones(1))
+
+    assert float(vec("inflation") @ vec("prices")) > float(vec("inflation") @ vec("football")) + 0.2
+    assert float(vec("striker", "goal") @ vec("football")) > float(vec("striker", "goal") @ vec("parliament"))
+    assert not vec("qqqzzzx").any()  # no known word: no vector, not noise
+
+
+def test_a_model_with_word_vector_heads_needs_the_vectors():
+    with np.load(MODEL_PATH, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    assert "cat_VW" in arrays and "ev_VW" in arrays
+    with pytest.raises(ValueError, match="word vectors"):
+        ClassifyModel(arrays)
+    tfidf_only = ClassifyModel({k: v for k, v in arrays.items() if "_V" not in k and not k.endswith("_beta")})
+    assert tfidf_only.category("Arsenal beat Chelsea to go top of the league", "").label == "sport"
 
 
 def test_an_event_whose_type_is_split_is_still_reported():
@@ -199,7 +232,7 @@ def test_an_event_whose_type_is_split_is_still_reported():
     assert 1 - split[none] >= EVENT_THRESHOLD and split[none] < split[battles]
     original = model._proba
     try:
-        model._proba = lambda head, ix, vals: split if head == "ev" else original(head, ix, vals)  # type: ignore[method-assign]
+        model._proba = lambda head, f: split if head == "ev" else original(head, f)  # type: ignore[method-assign]
         event = model.event(*AIRSTRIKE)
         assert event is not None and event.type == "Battles" and event.score == pytest.approx(0.41)
         split[none], split[battles], split[shelling] = 1 - EVENT_THRESHOLD + 0.01, 0.2, 0.1

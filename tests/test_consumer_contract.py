@@ -78,6 +78,7 @@ def test_documented_consumer_receives_valid_enriched_seed(pipeline_env: dict[str
         assert {(m["stage"], m["name"]) for m in article["models"]} >= {
             ("entities", MODEL_DIRS[DEFAULT_MODE].name),
             ("classify", "classify_model"),
+            ("classify", "word_vectors"),
         }
         assert article["dedup"]["status"] in {"unique", "duplicate", "near_duplicate"}
         # What the docs promise about the fields tail filters on.

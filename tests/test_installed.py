@@ -83,7 +83,7 @@ def test_wheel_runs_the_packaged_model(installed: Path, tmp_path: Path) -> None:
             used = {(m["stage"], m["name"]): m["version"] for m in record["models"]}
             assert used.get(("entities", name)) == ner_version, (mode, used)
             assert not {("entities", other) for other in taggers.values() if other != name} & set(used), used
-            assert ("classify", "classify_model") in used
+            assert ("classify", "classify_model") in used and ("classify", "word_vectors") in used
 
         found = {(m["text"], m["label"]) for m in records["conll"]["entities"]}
         assert ("Werner Zwingmann", "PERSON") in found, (mode, found)
