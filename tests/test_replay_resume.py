@@ -159,14 +159,18 @@ def test_reprocess_runs_the_backlog_again_through_a_worker(pipeline_env: dict[st
     enriched = s.topic("enriched")
 
     def run_worker_until(expected: int) -> list[bytes]:
-        worker = start_worker(pipeline_env, log=tmp_path / "worker.log")
+        log = tmp_path / f"worker-{expected}.log"
+        worker = start_worker(pipeline_env, log=log)
         try:
-            return asyncio.run(collect(s, enriched, {}, expected, 150))
+            out = asyncio.run(collect(s, enriched, {}, expected, 150))
         finally:
             stop_worker(worker)
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        assert len(out) == expected, f"{len(out)} of {expected} enriched records; worker log tail:\n{tail}"
+        return out
 
     asyncio.run(replay(s, [ROOT / "seeds"], progress=False))
-    assert len(run_worker_until(1)) == 1
+    run_worker_until(1)
     asyncio.run(reprocess_offsets(s))
     out = run_worker_until(2)
     docs = [orjson.loads(v) for v in out]
