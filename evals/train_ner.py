@@ -328,6 +328,29 @@ def _sourced(config: str, src: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _spacy_vectors(npz: Path, workdir: Path) -> Path:
+    """A blank pipeline at ``workdir/vectors`` holding the vectors of ``npz`` (lower-cased words),
+    each row reachable from the word's lower, Title and UPPER forms: the encoder they come from is
+    uncased, so "germany", "Germany" and "GERMANY" share one vector and an all-lower or ALL-CAPS
+    text keeps that cue. (Keys per form rather than ``Vectors(attr="LOWER")``: spaCy 3.8 does not
+    save ``attr`` for default-mode vectors, so a saved model would look vectors up by ORTH again.)"""
+    import numpy as np
+    import spacy
+    from spacy.vectors import Vectors
+
+    data = np.load(npz)
+    words = [str(w) for w in data["words"]]
+    nlp = spacy.blank("en")
+    vectors = Vectors(strings=nlp.vocab.strings, data=data["vectors"].astype(np.float32))
+    for row, w in enumerate(words):
+        for form in dict.fromkeys((w, w.title(), w.upper(), w[:1].upper() + w[1:])):
+            vectors.add(nlp.vocab.strings.add(form), row=row)
+    nlp.vocab.vectors = vectors
+    out = workdir / "vectors"
+    nlp.to_disk(out)
+    return out
+
+
 def build_truecase(docs, path: Path) -> None:
     """The case table of ``pipeline.truecase``: every word of ``docs`` (lower-cased), and when its most
     frequent written form is not all lower case, that form, its count and the word's count.
@@ -378,6 +401,12 @@ def main() -> None:
         type=float,
         default=0,
         help="wall-clock budget; stops after the first evaluation past it (0: none)",
+    )
+    ap.add_argument(
+        "--vectors",
+        default=None,
+        metavar="NPZ",
+        help="static word vectors (words, vectors) from evals.build_word_vectors, looked up by LOWER",
     )
     ap.add_argument(
         "--no-newlines", action="store_true", help="join a document's sentences with spaces (default: one per line)"
@@ -431,6 +460,9 @@ def main() -> None:
         # Model selection sees the dev documents in every case the training sees.
         cases = ("cased",) + (("lower",) if args.lower > 0.05 else ()) + (("upper",) if args.upper else ())
         to_docbin(dev_docs, nlp, t / "dev.spacy", newlines=not args.no_newlines, cases=cases)
+        if args.vectors:
+            overrides["paths.vectors"] = str(_spacy_vectors(Path(args.vectors), t))
+            overrides["components.tok2vec.model.embed.include_static_vectors"] = True
         (t / "config.cfg").write_text(config)
         overrides.update({"paths.train": str(t / "train.spacy"), "paths.dev": str(t / "dev.spacy")})
         _register_logger()
