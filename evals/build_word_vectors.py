@@ -150,8 +150,9 @@ def corpus_words(data: Path) -> list[str]:
 
 
 def ner_words(data: Path) -> list[str]:
-    """Every word of CoNLL-2003 eng.train, lower-cased (the NER model looks its vectors up by
-    ``LOWER``), most frequent first. Only eng.train: the evaluation files are never read here."""
+    """Every word of CoNLL-2003 eng.train, lower-cased (``evals.train_ner`` keys each vector by
+    the word's lower, Title and UPPER forms), most frequent first. Only eng.train: the evaluation
+    files are never read here."""
     from collections import Counter
 
     from evals.train_ner import read_conll

@@ -406,7 +406,7 @@ def main() -> None:
         "--vectors",
         default=None,
         metavar="NPZ",
-        help="static word vectors (words, vectors) from evals.build_word_vectors, looked up by LOWER",
+        help="static word vectors (words, vectors) from evals.build_word_vectors, keyed by lower/Title/UPPER form",
     )
     ap.add_argument(
         "--no-newlines", action="store_true", help="join a document's sentences with spaces (default: one per line)"
