@@ -484,6 +484,8 @@ def main() -> None:
             cfg.read_text(),
         )
         text = re.sub(r"\[corpora\.train\.augmenter\]\n(?:[^\[\n].*\n)*", "", text)
+        # The run's temp paths mean nothing elsewhere (loading a saved pipeline never reads them).
+        text = re.sub(r'^(train|dev|vectors) = ".*"$', r"\1 = null", text, flags=re.M)
         cfg.write_text(text)
     print(f"saved {out}")
 
