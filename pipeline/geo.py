@@ -262,6 +262,10 @@ class Gazetteer:
                 pool = supported or [(c, p) for c, p in cands if coherent(c)]
                 if pool:
                     out[name] = max(pool, key=lambda cp: (cp[1], coherent(cp[0]), support(cp[0]), cp[0].population))[0]
+                elif len({c.country for c, _ in cands}) == 1:
+                    big = max((c for c, _ in cands), key=lambda c: c.population)
+                    if big.population >= _FOLDED_ALONE_POP:
+                        out[name] = big
                 continue
             if supported:
                 out[name] = max(
@@ -313,7 +317,10 @@ class Gazetteer:
 # same article is taken to be meant ("Kafr Nabl" next to "Idlib", not the namesake abroad).
 _NEAR_KM = 75.0
 _NEAR = math.exp(-1.0)  # closeness at _NEAR_KM
-_MAX_READINGS = 40  # per name, most populous first: enough for any real place, bounded cost
+_MAX_READINGS = 40
+# A variant spelling with no support from the article still resolves when every reading lies in one
+# country and the largest is a town of this size ("Nassriya" -> Nasiriyah).
+_FOLDED_ALONE_POP = 50_000  # per name, most populous first: enough for any real place, bounded cost
 
 
 def _closeness(cands_of: dict[str, tuple[tuple[GeoEntry, bool], ...]]) -> dict[str, dict[int, float]]:

@@ -91,6 +91,14 @@ def test_transliteration_variants_resolve_in_context():
         assert haversine_km(got.lat, got.lon, want.lat, want.lon) < 50
 
 
+def test_a_variant_alone_resolves_only_to_a_large_town_in_one_country():
+    gaz = gazetteer()
+    out, _ = gaz.resolve_many([("Nassriya", 1.0)])  # An Nasiriyah, Iraq: the only reading, a city
+    assert out["Nassriya"].country == "IQ"
+    out, _ = gaz.resolve_many([("Bohssas", 1.0)])  # folds onto a village in Iran: too weak alone
+    assert "Bohssas" not in out
+
+
 def test_fold_file_agrees_with_fold():
     """The shipped index was built with today's ``fold``: spot-check towns it must hold."""
     from pipeline.geo import fold
