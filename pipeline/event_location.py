@@ -21,6 +21,9 @@ from schemas import Event, Location
 DATA_DIR = Path(__file__).resolve().parent / "data"
 # Sentences read for the place when the event sentence names none (bounds the gazetteer work).
 LEAD_SENTENCES = 3
+# Event words the lead sentence counts extra: news reports the event first, and a later sentence
+# with one more event word is usually background ("arrested for covering a demonstration").
+LEAD_BONUS = 1
 
 
 def main_country(result: EntityResult) -> str | None:
@@ -95,12 +98,15 @@ def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
 
 def event_sentence(text: str) -> tuple[int, int] | None:
     """Character span of the sentence that reports the event: the one with the most event words
-    (attack, killed, protest, shelled...), the earliest on a tie; None when no sentence has one."""
+    (attack, killed, protest, shelled...), the lead counting ``LEAD_BONUS`` more when it has any, the
+    earliest on a tie; None when no sentence has one."""
     best: tuple[int, int] | None = None
     best_n = 0
     pattern = _triggers()
-    for start, end in _sentence_spans(text):
+    for i, (start, end) in enumerate(_sentence_spans(text)):
         n = len(pattern.findall(text, start, end))
+        if i == 0 and n:
+            n += LEAD_BONUS
         if n > best_n:
             best, best_n = (start, end), n
     return best
