@@ -263,9 +263,9 @@ class Gazetteer:
                 if pool:
                     out[name] = max(pool, key=lambda cp: (cp[1], coherent(cp[0]), support(cp[0]), cp[0].population))[0]
                 elif len({c.country for c, _ in cands}) == 1:
-                    big = max((c for c, _ in cands), key=lambda c: c.population)
-                    if big.population >= _FOLDED_ALONE_POP:
-                        out[name] = big
+                    largest = max((c for c, _ in cands), key=lambda c: c.population)
+                    if largest.population >= _FOLDED_ALONE_POP:
+                        out[name] = largest
                 continue
             if supported:
                 out[name] = max(
