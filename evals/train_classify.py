@@ -37,6 +37,7 @@ from evals import DATA
 from evals.classify_data import Doc, load_all
 from pipeline.classify import MODEL_PATH, NO_EVENT, ClassifyModel
 from pipeline.classify_features import category_text, event_text, gram_id, ngrams, tokens
+from pipeline.id_lookup import find_sorted
 from pipeline.word_vectors import WordVectors
 
 MIN_DF = 2
@@ -113,9 +114,7 @@ class Vectorizer:
         cols: list[np.ndarray] = []
         vals: list[np.ndarray] = []
         for ids, counts in items:
-            pos = np.searchsorted(self.ids, ids)
-            pos[pos >= len(self.ids)] = 0
-            ok = self.ids[pos] == ids
+            pos, ok = find_sorted(self.ids, ids)
             c, n = pos[ok], counts[ok]
             v = (1.0 + np.log(n.astype(np.float32))) * self.idf[c]
             norm = float(np.sqrt(v @ v))

@@ -396,6 +396,7 @@ def main() -> None:
     ap.add_argument("--upper", type=float, default=0.0, help="share of training documents upper-cased")
     ap.add_argument("--width", type=int, default=None, help="tok2vec width (new models only)")
     ap.add_argument("--depth", type=int, default=None, help="tok2vec depth (new models only)")
+    ap.add_argument("--hidden-width", type=int, default=None, help="NER state-layer width (new models only)")
     ap.add_argument(
         "--max-minutes",
         type=float,
@@ -447,6 +448,8 @@ def main() -> None:
         overrides["components.tok2vec.model.encode.width"] = args.width
     if args.depth is not None:
         overrides["components.tok2vec.model.encode.depth"] = args.depth
+    if args.hidden_width is not None:
+        overrides["components.ner.model.hidden_width"] = args.hidden_width
     config = CONFIG
     if args.resume:
         src = str(Path(args.resume).resolve())

@@ -60,6 +60,7 @@ import numpy as np
 
 from pipeline.classify_features import category_text, event_text, gram_id, ngrams, tokens
 from pipeline.classify_lexicon import lexicon_weights
+from pipeline.id_lookup import find_sorted
 from pipeline.model_registry import register
 from pipeline.word_vectors import VECTORS_PATH, WordVectors
 from schemas import Category, Event, Score
@@ -165,9 +166,7 @@ class ClassifyModel:
         n = len(counts)
         gids = np.fromiter((gram_id(g) for g in counts), dtype=np.int64, count=n)
         cnt = np.fromiter(counts.values(), dtype=np.float32, count=n)
-        pos = np.searchsorted(self.ids, gids)
-        pos[pos >= len(self.ids)] = 0
-        ok = self.ids[pos] == gids
+        pos, ok = find_sorted(self.ids, gids)
         ix = pos[ok]
         vals = (1.0 + np.log(cnt[ok])) * self.idf[ix]
         norm = float(np.sqrt(vals @ vals))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.classify_features import gram_id
+from pipeline.id_lookup import find_sorted
 
 VECTORS_PATH = Path(__file__).resolve().parent / "models" / "word_vectors.npz"
 
@@ -45,15 +46,12 @@ class WordVectors:
         words' vectors, each weighing (1 + log count) * idf, where ``idf`` is aligned with the sorted
         ``vocab_ids`` and a word outside that vocabulary gets the highest idf. Zeros when no word is
         known. Training and inference both call this, so they weigh words identically."""
-        pos = np.searchsorted(self.ids, ids)
-        pos[pos >= len(self.ids)] = 0
-        ok = self.ids[pos] == ids
+        pos, ok = find_sorted(self.ids, ids)
         if not ok.any():
             return np.zeros(self.dims, dtype=np.float32)
         known = ids[ok]
-        vp = np.searchsorted(vocab_ids, known)
-        vp[vp >= len(vocab_ids)] = 0
-        w = np.where(vocab_ids[vp] == known, idf[vp], idf.max()) * (1.0 + np.log(counts[ok].astype(np.float32)))
+        vp, in_vocab = find_sorted(vocab_ids, known)
+        w = np.where(in_vocab, idf[vp], idf.max()) * (1.0 + np.log(counts[ok].astype(np.float32)))
         v = w.astype(np.float32) @ self.matrix[pos[ok]]
         n = float(np.linalg.norm(v))
         return v / n if n > 0 else v
