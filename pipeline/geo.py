@@ -140,6 +140,11 @@ class Gazetteer:
     def candidates(self, name: str, variants: bool = True) -> tuple[tuple[GeoEntry, bool], ...]:
         """Entries for a surface form, trying it without "district", "Town", "Municipality of"...,
         then (``variants``) as a romanisation variant (``fold``)."""
+        # "San Juan city", "Kingston city": a place word written in lower case describes the name,
+        # it is not part of it ("San Juan City" in Manila is), so the bare name comes first.
+        described = _DESCRIBED.match(name)
+        if described and (cands := self.by_name.get(norm(described.group(1)))):
+            return cands
         key = norm(name)
         cands = self.by_name.get(key)
         if cands:
@@ -376,6 +381,7 @@ _PLACE_WORDS = re.compile(
     r"region|lga|extension|area|subdistrict|sub district|tehsil|mandal|block|neighbourhood|"
     r"neighborhood|suburb|commune|department|camp)$"
 )
+_DESCRIBED = re.compile(r"^(.+?)\s+(?:city|town|village|district|province|governorate|county|municipality|region)$")
 _DIRECTION = re.compile(
     r"^(?:(?:north|south)(?: ?(?:east|west))?(?:ern)?|east(?:ern)?|west(?:ern)?|"
     r"central|upper|lower) (.+)$"

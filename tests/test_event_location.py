@@ -56,6 +56,14 @@ def test_the_lead_sentence_wins_a_near_tie_for_the_event_sentence():
     assert country == "BY"
 
 
+def test_a_name_inside_a_longer_place_name_is_not_the_place():
+    text = "On 5 May 2020, in Port of Spain city, a man was shot and wounded by five masked gunmen."
+    res = extract(text, mode="balanced")
+    assert "Spain" in {m.text for m in res.mentions}  # the tagger's reading: the country inside the name
+    country, loc = event_place(res, text, prior=_no_prior)
+    assert country == "TT" and loc is not None and loc.name == "Port of Spain"
+
+
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     text = (
         "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "

@@ -99,6 +99,14 @@ def test_a_variant_alone_resolves_only_to_a_large_town_in_one_country():
     assert "Bohssas" not in out
 
 
+def test_a_lower_case_place_word_describes_the_name_it_follows():
+    gaz = gazetteer()
+    out, _ = gaz.resolve_many([("San Juan city", 1.0)])  # the city of San Juan: Puerto Rico's capital
+    assert out["San Juan city"].country == "PR"
+    out, _ = gaz.resolve_many([("San Juan City", 1.0)])  # the name of a city in Metro Manila
+    assert out["San Juan City"].country == "PH"
+
+
 def test_fold_file_agrees_with_fold():
     """The shipped index was built with today's ``fold``: spot-check towns it must hold."""
     from pipeline.geo import fold
