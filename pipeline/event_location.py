@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
 from pipeline.entities import EntityResult
-from pipeline.geo import gazetteer, place_id
+from pipeline.geo import GeoEntry, gazetteer, place_id
 from schemas import Event, Location
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -24,6 +24,9 @@ LEAD_SENTENCES = 3
 # Event words the lead sentence counts extra: news reports the event first, and a later sentence
 # with one more event word is usually background ("arrested for covering a demonstration").
 LEAD_BONUS = 1
+# A town this size named as GeoNames spells it outweighs a country named in the same sentence;
+# smaller places and spelling variants are too often a namesake abroad.
+TOWN_POP = 10_000
 
 
 def main_country(result: EntityResult) -> str | None:
@@ -184,8 +187,13 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     if not first:
         return None
     resolved, ranked = gaz.resolve_many(list(names.items()), votes)
-    # The country: the best-supported one among those the sentence's resolved names lie in.
-    here = {g.country for n, g in resolved.items() if n in first}
+    # The country: the best-supported one among those of the sentence's unmistakable towns and
+    # provinces (a country named beside them is mostly an actor or an origin: "a US airstrike in
+    # Kishindih district, Balkh", "drivers from Turkey protested in Batumi"), else among those all
+    # its resolved names lie in.
+    here = {
+        g.country for n, g in resolved.items() if n in first and g.feature in ("city", "admin") and _unmistakable(n, g)
+    } or {g.country for n, g in resolved.items() if n in first}
     country = next((c for c, _ in ranked if c in here), None)
     if country is None:
         return None
@@ -194,6 +202,14 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
         if g is not None and g.country == country and g.feature in ("city", "admin") and g.lat is not None:
             return country, Location(name=g.name, lat=g.lat, lon=g.lon, geonameid=g.geonameid, place_id=place_id(g))
     return main_location(result, country)
+
+
+def _unmistakable(name: str, place: GeoEntry) -> bool:
+    """A province, or a town of ``TOWN_POP`` people or more, named as GeoNames spells it (not a
+    romanisation variant)."""
+    return (place.feature == "admin" or place.population >= TOWN_POP) and bool(
+        gazetteer().candidates(name, variants=False)
+    )
 
 
 def event_place(

@@ -64,6 +64,12 @@ def test_a_name_inside_a_longer_place_name_is_not_the_place():
     assert country == "TT" and loc is not None and loc.name == "Port of Spain"
 
 
+def test_a_town_named_in_the_event_sentence_outweighs_a_country_named_as_an_origin():
+    text = "On 5 May 2020, drivers of trailers who transport goods from Turkey organized a protest in Batumi."
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "GE" and loc is not None and loc.name == "Batumi"
+
+
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     text = (
         "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "
