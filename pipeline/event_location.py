@@ -118,7 +118,7 @@ def event_sentence(text: str) -> tuple[int, int] | None:
 # Place syntax inside the event sentence: "in Leon de los Aldama, Guanajuato", "near X", "(Banh,
 # Loroum)", "between X and Y". Whatever stands there is tried against the gazetteer even when the
 # tagger called it a person or missed it.
-_LINK = r"(?:de|del|de la|de los|de las|da|do|dos|das|di|du|des|la|le|el|al|ad|ar|as|az|ash|ez|es|en|of|the|bin)"
+_LINK = r"(?:e|de|del|de la|de los|de las|da|do|dos|das|di|du|des|la|le|el|al|ad|ar|as|az|ash|ez|es|en|of|the|bin)"
 _NAME = rf"[A-Z][\w'’‘`-]*(?: (?:{_LINK} )?[A-Z0-9][\w'’‘`-]*)*"
 _PLACE_SYNTAX = re.compile(
     rf"(?:\b(?:[Ii]n|near|at|around|outside|from|towards?|between|and|of|villages?|towns?|city|district)\s+"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.entities import extract
-from pipeline.event_location import event_place, event_sentence, main_location, sentence_location
+from pipeline.event_location import _sentence_names, event_place, event_sentence, main_location, sentence_location
 
 
 def _no_prior(_text: str) -> tuple[str | None, float]:
@@ -68,6 +68,13 @@ def test_a_town_named_in_the_event_sentence_outweighs_a_country_named_as_an_orig
     text = "On 5 May 2020, drivers of trailers who transport goods from Turkey organized a protest in Batumi."
     country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
     assert country == "GE" and loc is not None and loc.name == "Batumi"
+
+
+def test_place_syntax_keeps_persian_ezafe_names_and_skips_institutions():
+    text = "Municipality workers in Kut e Abdollah protested, and were dispersed by Military Police."
+    names = [n for _, n in _sentence_names(text, (0, len(text)))]
+    assert "Kut e Abdollah" in names
+    assert not any("Police" in n for n in names)
 
 
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
