@@ -165,15 +165,14 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
             first.setdefault(m.text, m.start)
     for pos, name in _sentence_names(text, span):
         first.setdefault(name, pos)
-    # "Port of Spain" tagged as "Spain": a name inside a longer name that is a place is not one.
-    inner = {
-        n
-        for n, p in first.items()
-        for o, q in first.items()
-        if o != n and q <= p and p + len(n) <= q + len(o) and gaz.candidates(o, variants=False)
-    }
-    for name in inner:
-        del first[name]
+    # "Port of Spain" tagged as "Spain": a name inside a longer name that is a place is not one
+    # (one sweep over the names by start, longest first).
+    reach = -1
+    for _start, end, name in sorted(((p, p + len(n), n) for n, p in first.items()), key=lambda s: (s[0], -s[1])):
+        if end <= reach:
+            del first[name]
+        elif gaz.candidates(name, variants=False):
+            reach = end
     for name in first:
         names[name] = names.get(name, 0.0) + 2.0
     votes: list[tuple[str, float]] = []

@@ -322,10 +322,10 @@ class Gazetteer:
 # same article is taken to be meant ("Kafr Nabl" next to "Idlib", not the namesake abroad).
 _NEAR_KM = 75.0
 _NEAR = math.exp(-1.0)  # closeness at _NEAR_KM
-_MAX_READINGS = 40
+_MAX_READINGS = 40  # per name, most populous first: enough for any real place, bounded cost
 # A variant spelling with no support from the article still resolves when every reading lies in one
 # country and the largest is a town of this size ("Nassriya" -> Nasiriyah).
-_FOLDED_ALONE_POP = 50_000  # per name, most populous first: enough for any real place, bounded cost
+_FOLDED_ALONE_POP = 50_000
 
 
 def _closeness(cands_of: dict[str, tuple[tuple[GeoEntry, bool], ...]]) -> dict[str, dict[int, float]]:
