@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
 from pipeline.entities import EntityResult
-from pipeline.geo import GeoEntry, gazetteer, place_id
+from pipeline.geo import GeoEntry, gazetteer, haversine_km, place_id
 from schemas import Event, Location
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -186,6 +186,7 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     if not first:
         return None
     resolved, ranked = gaz.resolve_many(list(names.items()), votes)
+    _pin_to_parents(text, first, resolved)
     # The country: the best-supported one among those of the sentence's unmistakable towns and
     # provinces (a country named beside them is mostly an actor or an origin: "a US airstrike in
     # Kishindih district, Balkh", "drivers from Turkey protested in Batumi"), else among those all
@@ -201,6 +202,43 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
         if g is not None and g.country == country and g.feature in ("city", "admin") and g.lat is not None:
             return country, Location(name=g.name, lat=g.lat, lon=g.lon, geonameid=g.geonameid, place_id=place_id(g))
     return main_location(result, country)
+
+
+_PARENT_GAP = re.compile(r"\s*[,(]\s*")
+
+
+def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEntry]) -> None:
+    """A place written just before a town or province ("Elenovka, Donetsk", "Buaale town (Middle
+    Juba)") lies in that one's country. A reading abroad that is not firm (``_firm``) is swapped
+    for the same name's reading there nearest to it, or dropped when the name has none there."""
+    gaz = gazetteer()
+    order = sorted(first.items(), key=lambda kv: kv[1])
+    for (a, pa), (b, pb) in zip(order, order[1:], strict=False):
+        ga, gb = resolved.get(a), resolved.get(b)
+        if (
+            ga is None
+            or gb is None
+            or ga.country == gb.country
+            or gb.feature not in ("city", "admin")
+            or gb.lat is None
+            or gb.lon is None
+            or not _PARENT_GAP.fullmatch(text, pa + len(a), pb)
+            or _firm(a, ga)
+        ):
+            continue
+        lat, lon = gb.lat, gb.lon
+        there = [c for c, _ in gaz.candidates(a) if c.country == gb.country and c.lat is not None and c.lon is not None]
+        if there:
+            resolved[a] = min(there, key=lambda c: haversine_km(c.lat or 0.0, c.lon or 0.0, lat, lon))
+        else:
+            del resolved[a]
+
+
+def _firm(name: str, place: GeoEntry) -> bool:
+    """A province, or a town of ``TOWN_POP`` people or more, that ``name`` spells as its own name
+    (not an alternate name or a variant)."""
+    own = any(primary for c, primary in gazetteer().candidates(name) if c is place)
+    return own and (place.feature == "admin" or place.population >= TOWN_POP)
 
 
 def _unmistakable(name: str, place: GeoEntry) -> bool:

@@ -77,6 +77,15 @@ def test_place_syntax_keeps_persian_ezafe_names_and_skips_institutions():
     assert not any("Police" in n for n in names)
 
 
+def test_a_place_written_before_its_province_lies_in_that_country():
+    text = (
+        "On 6 May 2020, the Ukrainian Forces fired 82mm mortars at the positions of the Donbass "
+        "People's Militia in the area of Elenovka, Donetsk."
+    )
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "UA" and loc is not None and loc.name == "Donetsk"  # not Sevan, Armenia (alias Elenovka)
+
+
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     text = (
         "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "
