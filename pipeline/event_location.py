@@ -204,7 +204,9 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     return main_location(result, country)
 
 
-_PARENT_GAP = re.compile(r"\s*[,(]\s*")
+_PARENT_GAP = re.compile(
+    r"(?:\s+(?:district|province|county|municipality|sub-county|subdivision|LGA|town|village|city))?\s*[,(]\s*"
+)
 
 
 def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEntry]) -> None:
