@@ -165,6 +165,11 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
             first.setdefault(m.text, m.start)
     for pos, name in _sentence_names(text, span):
         first.setdefault(name, pos)
+    # "the Palma bridge", "the Tripoli highway": a name that names a street or a bridge is not
+    # where the event is (such names honour places and people far away).
+    for name, pos in list(first.items()):
+        if _FACILITY.match(text, pos + len(name)):
+            del first[name]
     # "Port of Spain" tagged as "Spain": a name inside a longer name that is a place is not one
     # (one sweep over the names by start, longest first).
     reach = -1
@@ -204,6 +209,7 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     return main_location(result, country)
 
 
+_FACILITY = re.compile(r"\s+(?:bridge|square|roundabout|street|avenue|highway|road)s?\b")
 _PARENT_GAP = re.compile(
     r"(?:\s+(?:district|province|county|municipality|sub-county|subdivision|LGA|town|village|city))?\s*[,(]\s*"
 )

@@ -86,6 +86,15 @@ def test_a_place_written_before_its_province_lies_in_that_country():
     assert country == "UA" and loc is not None and loc.name == "Donetsk"  # not Sevan, Armenia (alias Elenovka)
 
 
+def test_a_name_that_names_a_bridge_or_a_street_is_not_the_place():
+    for text, town in [
+        ("On 5 May 2020, protesters blocked the Madrid bridge near Zgharta.", "Zghartā"),
+        ("On 5 May 2020, protesters blocked the Palma bridge in Halba.", "Halba"),
+    ]:
+        country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+        assert country == "LB" and loc is not None and loc.name == town
+
+
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     text = (
         "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "
