@@ -210,6 +210,7 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
 
 
 _FACILITY = re.compile(r"\s+(?:bridge|square|roundabout|street|avenue|highway|road)s?\b")
+_POSSESSIVE_GAP = re.compile(r"['’]s\s+")
 _PARENT_GAP = re.compile(
     r"(?:\s+(?:district|province|county|municipality|sub-county|subdivision|LGA|town|village|city))?\s*[,(]\s*"
 )
@@ -217,29 +218,35 @@ _PARENT_GAP = re.compile(
 
 def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEntry]) -> None:
     """A place written just before a town or province ("Elenovka, Donetsk", "Buaale town (Middle
-    Juba)") lies in that one's country. A reading abroad that is not firm (``_firm``) is swapped
-    for the same name's reading there nearest to it, or dropped when the name has none there."""
-    gaz = gazetteer()
-    order = sorted(first.items(), key=lambda kv: kv[1])
+    Juba)") or just after one's possessive ("Beirut's Hamra district") lies in that one's country.
+    A reading abroad that is not firm (``_firm``) is swapped for the same name's reading there
+    nearest to the other, or dropped when the name has none there."""
+    order = sorted(first.items(), key=lambda kv: (kv[1], -len(kv[0])))  # "Beirut's" before "Beirut"
     for (a, pa), (b, pb) in zip(order, order[1:], strict=False):
-        ga, gb = resolved.get(a), resolved.get(b)
-        if (
-            ga is None
-            or gb is None
-            or ga.country == gb.country
-            or gb.feature not in ("city", "admin")
-            or gb.lat is None
-            or gb.lon is None
-            or not _PARENT_GAP.fullmatch(text, pa + len(a), pb)
-            or _firm(a, ga)
-        ):
-            continue
-        lat, lon = gb.lat, gb.lon
-        there = [c for c, _ in gaz.candidates(a) if c.country == gb.country and c.lat is not None and c.lon is not None]
-        if there:
-            resolved[a] = min(there, key=lambda c: haversine_km(c.lat or 0.0, c.lon or 0.0, lat, lon))
-        else:
-            del resolved[a]
+        if _PARENT_GAP.fullmatch(text, pa + len(a), pb):
+            _pin(a, b, resolved)
+        elif _POSSESSIVE_GAP.fullmatch(text, pa + len(a), pb):
+            _pin(b, a, resolved)
+
+
+def _pin(child: str, parent: str, resolved: dict[str, GeoEntry]) -> None:
+    gc, gp = resolved.get(child), resolved.get(parent)
+    if (
+        gc is None
+        or gp is None
+        or gc.country == gp.country
+        or gp.feature not in ("city", "admin")
+        or gp.lat is None
+        or gp.lon is None
+        or _firm(child, gc)
+    ):
+        return
+    lat, lon = gp.lat, gp.lon
+    there = [c for c, _ in gazetteer().candidates(child) if c.country == gp.country and c.lat is not None]
+    if there:
+        resolved[child] = min(there, key=lambda c: haversine_km(c.lat or 0.0, c.lon or 0.0, lat, lon))
+    else:
+        del resolved[child]
 
 
 def _firm(name: str, place: GeoEntry) -> bool:

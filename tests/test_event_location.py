@@ -95,6 +95,12 @@ def test_a_name_that_names_a_bridge_or_a_street_is_not_the_place():
         assert country == "LB" and loc is not None and loc.name == town
 
 
+def test_a_place_after_a_towns_possessive_lies_in_that_country():
+    text = "On 1 May 2020, demonstrators blocked the road outside the Central Bank in Beirut's Hamra district."
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "LB" and loc is not None and loc.name == "Beirut"  # not the Emirati village Hamra
+
+
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     text = (
         "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "
