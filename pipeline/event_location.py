@@ -199,7 +199,10 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     here = {
         g.country for n, g in resolved.items() if n in first and g.feature in ("city", "admin") and _unmistakable(n, g)
     } or {g.country for n, g in resolved.items() if n in first}
-    country = next((c for c, _ in ranked if c in here), None)
+    # A variant spelling resolved on its own adds no evidence to the ranking: then its own country.
+    country = next((c for c, _ in ranked if c in here), None) or next(
+        (resolved[n].country for n in sorted(first, key=first.__getitem__) if n in resolved), None
+    )
     if country is None:
         return None
     for name in sorted(first, key=lambda n: first[n]):

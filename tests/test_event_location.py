@@ -101,6 +101,12 @@ def test_a_place_after_a_towns_possessive_lies_in_that_country():
     assert country == "LB" and loc is not None and loc.name == "Beirut"  # not the Emirati village Hamra
 
 
+def test_a_variant_spelling_alone_in_the_event_sentence_gives_its_country():
+    text = "On 4 May 2020, dozens of graduates and institute lecturers protested in Nassriya city demanding salaries."
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "IQ" and loc is not None and loc.name == "Nasiriyah"
+
+
 def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     text = (
         "On 1 May 2020, a series of one-man pickets was organized in Tbilisi to protest poor labour "
