@@ -102,7 +102,10 @@ def test_a_place_after_a_towns_possessive_lies_in_that_country():
 
 
 def test_a_variant_spelling_alone_in_the_event_sentence_gives_its_country():
-    text = "On 4 May 2020, dozens of graduates and institute lecturers protested in Nassriya city demanding salaries."
+    text = (
+        "On 4 May 2020, dozens of graduates and institute lecturers protested in Nassriya city demanding monthly "
+        "salaries especially during these trying financial and health hardships due to the spread of coronavirus."
+    )
     country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
     assert country == "IQ" and loc is not None and loc.name == "Nasiriyah"
 
