@@ -157,29 +157,8 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     town or province is the location (ACLED-style "in Town, Province"), else the article's most
     salient place there (``main_location``). None when the sentence names no place that resolves."""
     gaz = gazetteer()
-    names: dict[str, float] = {}
-    first: dict[str, int] = {}
-    for m in result.mentions:
-        # GPE: places the entity stage resolved (an unresolved LOC is a road, a river or "US dollar").
-        if m.label == "GPE" and span[0] <= m.start and m.end <= span[1]:
-            first.setdefault(m.text, m.start)
-    for pos, name in _sentence_names(text, span):
-        first.setdefault(name, pos)
-    # "the Palma bridge", "the Tripoli highway": a name that names a street or a bridge is not
-    # where the event is (such names honour places and people far away).
-    for name, pos in list(first.items()):
-        if _FACILITY.match(text, pos + len(name)):
-            del first[name]
-    # "Port of Spain" tagged as "Spain": a name inside a longer name that is a place is not one
-    # (one sweep over the names by start, longest first).
-    reach = -1
-    for _start, end, name in sorted(((p, p + len(n), n) for n, p in first.items()), key=lambda s: (s[0], -s[1])):
-        if end <= reach:
-            del first[name]
-        elif gaz.candidates(name, variants=False):
-            reach = end
-    for name in first:
-        names[name] = names.get(name, 0.0) + 2.0
+    first = _place_names_in(result, text, span)
+    names = dict.fromkeys(first, 2.0)
     votes: list[tuple[str, float]] = []
     for e in result.index:
         if e.label in ("GPE", "LOC") and e.place is not None:
@@ -199,17 +178,46 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     here = {
         g.country for n, g in resolved.items() if n in first and g.feature in ("city", "admin") and _unmistakable(n, g)
     } or {g.country for n, g in resolved.items() if n in first}
+    in_order = sorted(first, key=first.__getitem__)
     # A variant spelling resolved on its own adds no evidence to the ranking: then its own country.
     country = next((c for c, _ in ranked if c in here), None) or next(
-        (resolved[n].country for n in sorted(first, key=first.__getitem__) if n in resolved), None
+        (resolved[n].country for n in in_order if n in resolved), None
     )
     if country is None:
         return None
-    for name in sorted(first, key=lambda n: first[n]):
+    for name in in_order:
         g = resolved.get(name)
         if g is not None and g.country == country and g.feature in ("city", "admin") and g.lat is not None:
             return country, Location(name=g.name, lat=g.lat, lon=g.lon, geonameid=g.geonameid, place_id=place_id(g))
     return main_location(result, country)
+
+
+def _place_names_in(result: EntityResult, text: str, span: tuple[int, int]) -> dict[str, int]:
+    """{name: offset} of the sentence's candidate place names: the places the entity stage tagged
+    there and the names in place syntax, less names of streets and bridges and names inside a
+    longer place name."""
+    first: dict[str, int] = {}
+    for m in result.mentions:
+        # GPE: places the entity stage resolved (an unresolved LOC is a road, a river or "US dollar").
+        if m.label == "GPE" and span[0] <= m.start and m.end <= span[1]:
+            first.setdefault(m.text, m.start)
+    for pos, name in _sentence_names(text, span):
+        first.setdefault(name, pos)
+    # "the Palma bridge", "the Tripoli highway": a name that names a street or a bridge is not
+    # where the event is (such names honour places and people far away).
+    for name, pos in list(first.items()):
+        if _FACILITY.match(text, pos + len(name)):
+            del first[name]
+    # "Port of Spain" tagged as "Spain": a name inside a longer name that is a place is not one
+    # (one sweep over the names by start, longest first).
+    gaz = gazetteer()
+    reach = -1
+    for _start, end, name in sorted(((p, p + len(n), n) for n, p in first.items()), key=lambda s: (s[0], -s[1])):
+        if end <= reach:
+            del first[name]
+        elif gaz.candidates(name, variants=False):
+            reach = end
+    return first
 
 
 _FACILITY = re.compile(r"\s+(?:bridge|square|roundabout|street|avenue|highway|road)s?\b")
