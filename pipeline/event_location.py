@@ -260,19 +260,19 @@ def _pin(child: str, parent: str, resolved: dict[str, GeoEntry]) -> None:
         del resolved[child]
 
 
+def _sizeable(place: GeoEntry) -> bool:
+    """A province, or a town of ``TOWN_POP`` people or more."""
+    return place.feature == "admin" or place.population >= TOWN_POP
+
+
 def _firm(name: str, place: GeoEntry) -> bool:
-    """A province, or a town of ``TOWN_POP`` people or more, that ``name`` spells as its own name
-    (not an alternate name or a variant)."""
-    own = any(primary for c, primary in gazetteer().candidates(name) if c is place)
-    return own and (place.feature == "admin" or place.population >= TOWN_POP)
+    """A sizeable place that ``name`` spells as its own name (not an alternate name or a variant)."""
+    return _sizeable(place) and any(primary for c, primary in gazetteer().candidates(name) if c is place)
 
 
 def _unmistakable(name: str, place: GeoEntry) -> bool:
-    """A province, or a town of ``TOWN_POP`` people or more, named as GeoNames spells it (not a
-    romanisation variant)."""
-    return (place.feature == "admin" or place.population >= TOWN_POP) and bool(
-        gazetteer().candidates(name, variants=False)
-    )
+    """A sizeable place named as GeoNames spells it (any of its names, not a romanisation variant)."""
+    return _sizeable(place) and bool(gazetteer().candidates(name, variants=False))
 
 
 def event_place(
