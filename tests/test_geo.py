@@ -58,6 +58,16 @@ def test_admin_areas_have_points():
     assert gaz.resolve("Ghazni").feature == "city"  # a same-named town wins over its province
 
 
+def test_a_province_hidden_by_a_same_named_village_is_still_found():
+    gaz = gazetteer()
+    assert all(e.feature == "city" for e in gaz.lookup("Jalisco"))  # a hamlet in Chiapas
+    jalisco = gaz.province("Jalisco", "MX")
+    assert jalisco is not None and jalisco.lat is not None and jalisco.lon is not None
+    assert haversine_km(jalisco.lat, jalisco.lon, 20.67, -103.35) < 150  # around Guadalajara
+    assert 100 < jalisco.reach_km < 400  # most of its towns lie within this of its point
+    assert gaz.province("Jalisco", "AR") is None
+
+
 def test_direction_prefix_and_cues():
     gaz = gazetteer()
     assert [e.country for e, _ in gaz.candidates("Northern Iraq")][:1] == ["IQ"]
