@@ -19,7 +19,14 @@
 3. Speed: words/s of ``extract_batch`` (the tagger batched across documents, as a stream batch
    runs it) over the eng.testa documents, process pinned to one core with one BLAS/OpenMP thread,
    CPU time, model loading excluded.
-4. Scaling on hostile input (issue 15): CPU seconds of ``extract`` on texts of n, 2n and 4n
+4. French (``LANGUAGE_TAGGERS``): the Europeana Newspapers French NER corpus
+   (``evals/data/europeana_fr_bnf.bio.gz``: OCR of Bibliothèque nationale de France newspapers of
+   1870-1939, hand-labelled PER/LOC/ORG in IO tags, CC0,
+   https://github.com/EuropeanaNewspapers/ner-corpora; never used for training or tuning),
+   scored like eng.testa, through the French tagger and, for comparison, through the English one.
+   Documents are runs of 20 sentences (cut at ". ! ?" tokens); OCR noise makes the figures a lower
+   bound for modern text.
+5. Scaling on hostile input (issue 15): CPU seconds of ``extract`` on texts of n, 2n and 4n
    characters of repeated "BREAKING NEWS ", of capitalised words, and of glued possessives
    ("Syria'sIdlib"), with the ratio to the n-character time (linear work: about 2 and 4).
 """
@@ -32,9 +39,11 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
+import gzip  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from evals import DATA  # noqa: E402
 from evals import geo as geo_eval  # noqa: E402
@@ -71,6 +80,47 @@ def conll_docs(
     return out
 
 
+EUROPEANA_FR = Path(__file__).resolve().parent / "data" / "europeana_fr_bnf.bio.gz"
+
+
+def europeana_docs(path: Path = EUROPEANA_FR, per_doc: int = 20, limit: int | None = None):
+    """(text, gold spans, word count) per run of ``per_doc`` sentences of an IO-tagged corpus:
+    consecutive tokens tagged I-X are one entity (IO cannot part two adjacent ones)."""
+    sents: list[list[tuple[str, str]]] = [[]]
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 2:
+                continue
+            sents[-1].append((parts[0], parts[1]))
+            if parts[0] in {".", "!", "?"}:
+                sents.append([])
+    sents = [s for s in sents if s]
+    out = []
+    for k in range(0, len(sents), per_doc):
+        lines, gold, pos, words = [], set(), 0, 0
+        for sent in sents[k : k + per_doc]:
+            start_of: list[int] = []
+            for w, _ in sent:
+                start_of.append(pos)
+                pos += len(w) + 1
+            lines.append(" ".join(w for w, _ in sent))
+            words += len(sent)
+            i = 0
+            while i < len(sent):
+                tag = sent[i][1]
+                if tag == "O" or "-" not in tag:
+                    i += 1
+                    continue
+                j = i
+                while j + 1 < len(sent) and sent[j + 1][1] == tag:
+                    j += 1
+                gold.add((start_of[i], start_of[j] + len(sent[j][0]), tag.split("-", 1)[1]))
+                i = j + 1
+        out.append(("\n".join(lines), gold, words))
+    return out[:limit]
+
+
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
@@ -87,17 +137,18 @@ def case_docs(docs, case: str):
     return [(change(t) if len(change(t)) == len(t) else t, gold, n) for t, gold, n in docs]
 
 
-def eval_conll(mode: str, docs, batch: int = 256, recase: bool = True) -> dict[str, float]:
+def eval_conll(mode: str, docs, batch: int = 256, recase: bool = True, language: str = "en") -> dict[str, float]:
     from pipeline.entities import extract_batch
 
-    extract_batch([d[0] for d in docs[:2]], mode=mode)  # load model and gazetteer outside the timing
+    def run(texts):
+        return extract_batch(texts, mode=mode, recase=recase, languages=[language] * len(texts))
+
+    run([d[0] for d in docs[:2]])  # load model and gazetteer outside the timing
     counts = {t: Counter() for t in ("PER", "ORG", "LOC")}
     words = 0
     texts = [text for text, _, _ in docs]
     t0 = time.process_time()
-    preds = [
-        r for k in range(0, len(texts), batch) for r in extract_batch(texts[k : k + batch], mode=mode, recase=recase)
-    ]
+    preds = [r for k in range(0, len(texts), batch) for r in run(texts[k : k + batch])]
     elapsed = time.process_time() - t0
     for (_, gold, n), res in zip(docs, preds, strict=True):
         words += n
@@ -185,6 +236,7 @@ def eval_acled(mode: str, rows) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
+    from pipeline.entities import MODEL_DIRS as LANGUAGE_TAGGERS_MODES  # the modes that tag French
     from pipeline.entities import MODES
 
     ap = argparse.ArgumentParser()
@@ -215,6 +267,16 @@ def main() -> None:
                 p, r, f = c[typ]
                 print(f"  {typ:<5} P={p:.3f} R={r:.3f} F1={f:.3f}")
             print(f"  speed {c['wps']:,.0f} words/s (one core, CPU time, batched)")
+        if mode in LANGUAGE_TAGGERS_MODES:
+            fr_docs = europeana_docs(limit=args.limit)
+            for language in ("fr", "en"):
+                c = eval_conll(mode, fr_docs, language=language)
+                tagger = "French tagger" if language == "fr" else "English tagger, for comparison"
+                print(f"Europeana Newspapers French, OCR 1870-1939 ({len(fr_docs)} docs, {c['words']} words), {tagger}")
+                for typ in ("PER", "ORG", "LOC", "micro"):
+                    p, r, f = c[typ]
+                    print(f"  {typ:<5} P={p:.3f} R={r:.3f} F1={f:.3f}")
+                print(f"  speed {c['wps']:,.0f} words/s (one core, CPU time, batched)")
         if not args.no_scaling:
             print("Scaling on hostile input (CPU s at n, 2n, 4n characters; ratio to n)")
             for kind, row in eval_scaling(mode):

@@ -14,7 +14,8 @@ from pipeline.classify import abstain_reason, classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import DedupIndex, fingerprint
-from pipeline.entities import EntityResult, extract
+from pipeline.entities import DEFAULT_MODE, EntityResult, extract
+from pipeline.entities import load as load_entities
 from pipeline.event_location import locate
 from pipeline.model_registry import loaded
 from schemas import (
@@ -102,4 +103,5 @@ def warm_up(entity_mode: str | None = None) -> None:
     model fails here, before any message)."""
     sample = RawArticle(id="warm-up", title="Warm-up", body="Officials in Paris met on Monday. " * 5)
     Enricher(entity_mode=entity_mode)(sample)
+    load_entities(entity_mode or DEFAULT_MODE)  # the taggers of the other languages too
     country_prior(sample.body or "")  # only consulted for event reports, so not loaded above

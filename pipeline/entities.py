@@ -13,9 +13,11 @@ Operating points (``mode``, from ``settings.entity_mode``; see ``MODES``):
   organisation cues; no model, several times faster, much less accurate on PERSON/ORG, blind in
   lower-cased text.
 
-The model is English. Text in another language gets no entities and an ``abstention`` saying so:
-an English tagger over German calls capitalised nouns people and places, and a consumer cannot
-tell those from real entities.
+The models are English. French text is tagged by spaCy's packaged French pipeline
+(``fr_core_news_sm``, its NER component alone; ``LANGUAGE_TAGGERS``) in the model-backed modes.
+Text in any other language gets no entities and an ``abstention`` saying so: an English tagger over
+German calls capitalised nouns people and places, and a consumer cannot tell those from real
+entities.
 
 Extraction runs as named phases over ``Span`` lists, each linear in the text (sorted spans and
 bisection instead of all-pairs overlap tests; every regular expression has bounded repetition; a
@@ -57,7 +59,10 @@ MODES = ("balanced", "accurate", "fast")
 DEFAULT_MODE = "balanced"
 # Languages the stage has a model for; ``None`` (detection unsure, e.g. a short text) is read as
 # English, the stream's main language.
-LANGUAGES = frozenset({"en"})
+LANGUAGES = frozenset({"en", "fr"})
+# Packaged spaCy pipelines (PyPI) that tag other languages with the same CoNLL labels, used by the
+# model-backed modes (``fast`` has rules for English only).
+LANGUAGE_TAGGERS = {"fr": "fr_core_news_sm"}
 # A tagged span longer than this is not a name ("BREAKING NEWS BREAKING NEWS ..."): dropped, so no
 # later phase works on unbounded surfaces.
 MAX_NAME_CHARS = 100
@@ -103,10 +108,11 @@ class EntityResult:
     models: list[ModelRef] = field(default_factory=list)  # what made them
 
 
-def models_used(mode: str) -> list[ModelRef]:
-    """The loaded entity models a ``mode`` run reads: all of them except the taggers of other modes."""
-    own = MODEL_DIRS[mode].name if mode in MODEL_DIRS else None
-    taggers = {d.name for d in MODEL_DIRS.values()}
+def models_used(mode: str, language: str = "en") -> list[ModelRef]:
+    """The loaded entity models a ``mode`` run over ``language`` reads: all of them except the
+    taggers of other modes and languages."""
+    own = LANGUAGE_TAGGERS.get(language) or (MODEL_DIRS[mode].name if mode in MODEL_DIRS else None)
+    taggers = {d.name for d in MODEL_DIRS.values()} | set(LANGUAGE_TAGGERS.values())
     return [m for m in loaded("entities") if m.name not in taggers or m.name == own]
 
 
@@ -222,6 +228,27 @@ def _nlp(mode: str) -> Any:
     return nlp
 
 
+@lru_cache(maxsize=len(LANGUAGE_TAGGERS))
+def _nlp_language(language: str) -> Any:
+    """The packaged pipeline that tags ``language`` (``LANGUAGE_TAGGERS``), its NER component alone
+    (it carries its own encoder), loaded once. Missing: ``NerModelError`` naming the package."""
+    package = LANGUAGE_TAGGERS[language]
+    try:
+        import importlib
+
+        import spacy
+
+        module = importlib.import_module(package)
+        nlp: Any = spacy.load(package, exclude=["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer"])
+    except Exception as exc:  # any load failure is reported with the package's name
+        raise NerModelError(
+            f"NER model for {language!r} ({package}) cannot be loaded: {exc} (reinstall newsflow, whose "
+            "dependencies pin it)"
+        ) from exc
+    register("entities", package, Path(next(iter(module.__path__))))
+    return nlp
+
+
 def load(mode: str = DEFAULT_MODE) -> None:
     """Load what ``mode`` needs now (worker start-up), so a missing model fails before any message."""
     _check_mode(mode)
@@ -229,6 +256,8 @@ def load(mode: str = DEFAULT_MODE) -> None:
     gazetteer()
     if mode in MODEL_DIRS:
         _nlp(mode)
+        for language in LANGUAGE_TAGGERS:
+            _nlp_language(language)
 
 
 def _check_mode(mode: str) -> None:
@@ -251,8 +280,8 @@ def _chunks(text: str, limit: int = CHUNK_CHARS) -> Iterable[tuple[int, str]]:
         pos = end
 
 
-def _tag_model(texts: Sequence[str], mode: str) -> list[list[Span]]:
-    nlp = _nlp(mode)
+def _tag_model(texts: Sequence[str], mode: str, language: str = "en") -> list[list[Span]]:
+    nlp = _nlp_language(language) if language in LANGUAGE_TAGGERS else _nlp(mode)
     pieces = [(i, off, piece) for i, t in enumerate(texts) for off, piece in _chunks(t)]
     out: list[list[Span]] = [[] for _ in texts]
     docs = nlp.pipe((p for _, _, p in pieces), batch_size=BATCH_SIZE)
@@ -298,12 +327,12 @@ def _tag_rules(text: str) -> list[Span]:
     return out
 
 
-def tag(texts: Sequence[str], mode: str = DEFAULT_MODE) -> list[list[Span]]:
+def tag(texts: Sequence[str], mode: str = DEFAULT_MODE, language: str = "en") -> list[list[Span]]:
     """Phase 1: CoNLL-labelled spans per text, sorted and non-overlapping."""
     _check_mode(mode)
     if mode == "fast":
         return [_tag_rules(t) for t in texts]
-    return _tag_model(texts, mode)
+    return _tag_model(texts, mode, language)
 
 
 # --------------------------------------------------------------------------- span helpers
@@ -602,11 +631,17 @@ def build_index(mentions: list[Mention], places: dict[str, GeoEntry], n: int, te
 # --------------------------------------------------------------------------- entry points
 
 
-def abstention_for(language: str | None) -> str | None:
+def _base_language(language: str | None) -> str:
+    """ "fr-CA" -> "fr"; None (detection unsure) -> "en"."""
+    return language.lower().split("-")[0] if language else "en"
+
+
+def abstention_for(language: str | None, mode: str = DEFAULT_MODE) -> str | None:
     """Why the stage gives no entities for text in ``language`` (None: it has a model for it)."""
-    if language is None or language.lower().split("-")[0] in LANGUAGES:
+    covered = LANGUAGES if mode in MODEL_DIRS else frozenset({"en"})
+    if _base_language(language) in covered:
         return None
-    return f"no entity model for language {language!r} (models: {', '.join(sorted(LANGUAGES))})"
+    return f"no entity model for language {language!r} in mode {mode!r} (models: {', '.join(sorted(covered))})"
 
 
 def analyse(text: str, tagged: list[Span]) -> EntityResult:
@@ -633,23 +668,25 @@ def extract_batch(
     mode = mode or DEFAULT_MODE
     langs: Sequence[str | None] = languages if languages is not None else [None] * len(texts)
     results: list[EntityResult | None] = [None] * len(texts)
-    todo: list[int] = []
+    todo: dict[str, list[int]] = {}  # language -> texts its tagger reads
     for i, lang in enumerate(langs):
-        why = abstention_for(lang)
+        why = abstention_for(lang, mode)
         if why is None:
-            todo.append(i)
+            todo.setdefault(_base_language(lang), []).append(i)
         else:
             results[i] = EntityResult(mentions=[], index=[], places={}, abstention=why)
-    read = {i: truecase(texts[i]) if recase else texts[i] for i in todo}
-    for i, tagged in zip(todo, tag([read[i] for i in todo], mode), strict=True):
-        res = analyse(read[i], tagged)
-        if read[i] is not texts[i]:  # mentions quote the text as given; names stay re-cased
-            res.mentions = [m.model_copy(update={"text": texts[i][m.start : m.end]}) for m in res.mentions]
-        results[i] = res
-    used = models_used(mode)
-    for r in results:
-        if r is not None and r.abstention is None:
-            r.models = used
+    for language, idx in todo.items():
+        # Re-casing knows English words only.
+        read = {i: truecase(texts[i]) if recase and language == "en" else texts[i] for i in idx}
+        done: list[EntityResult] = []
+        for i, tagged in zip(idx, tag([read[i] for i in idx], mode, language), strict=True):
+            res = results[i] = analyse(read[i], tagged)
+            if read[i] is not texts[i]:  # mentions quote the text as given; names stay re-cased
+                res.mentions = [m.model_copy(update={"text": texts[i][m.start : m.end]}) for m in res.mentions]
+            done.append(res)
+        used = models_used(mode, language)  # after the work: each model registers itself on load
+        for res in done:
+            res.models = used
     return [r for r in results if r is not None]
 
 

@@ -210,6 +210,29 @@ def test_language_without_a_model_abstains(mode):
     assert extract("Officials met in Paris.", mode=mode, language="en").abstention is None
 
 
+@pytest.mark.parametrize("mode", ["balanced", "accurate"])
+def test_french_text_is_tagged_by_the_french_model(mode):
+    text = (
+        "Le président Emmanuel Macron a rencontré Olaf Scholz à Berlin mardi, tandis que la "
+        "Commission européenne saluait l'accord conclu à Bruxelles."
+    )
+    res = extract(text, mode=mode, language="fr")
+    assert res.abstention is None
+    got = {(m.text, m.label) for m in res.mentions}
+    assert {("Emmanuel Macron", "PERSON"), ("Olaf Scholz", "PERSON"), ("Berlin", "GPE")} <= got
+    bruxelles = next(e for e in res.index if e.label == "GPE" and e.place and e.place.country == "BE")
+    assert bruxelles.place is not None and bruxelles.place.geonameid is not None
+    assert "fr_core_news_sm" in {m.name for m in res.models}
+    # English text keeps the English tagger and does not name the French one.
+    english = extract("Officials met in Paris.", mode=mode, language="en")
+    assert "fr_core_news_sm" not in {m.name for m in english.models}
+
+
+def test_french_text_abstains_in_the_rules_mode():
+    res = extract("Le président Emmanuel Macron a parlé à Berlin.", mode="fast", language="fr")
+    assert res.mentions == [] and res.abstention is not None and "'fr'" in res.abstention
+
+
 @pytest.mark.parametrize("mode", ["balanced", "accurate", "fast"])
 def test_batch_equals_one_by_one(mode):
     from pipeline.entities import extract_batch
@@ -218,8 +241,9 @@ def test_batch_equals_one_by_one(mode):
         "Russian President Vladimir Putin met Recep Tayyip Erdogan in Moscow on Thursday.",
         "Die Regierung in Berlin.",
         "Protesters blocked roads in Tripoli, the second city of Lebanon, near Beirut.",
+        "Le Premier ministre a rencontré les syndicats à Marseille.",
     ]
-    langs = ["en", "de", None]
+    langs = ["en", "de", None, "fr"]
     batch = extract_batch(texts, mode=mode, languages=langs)
     for text, lang, res in zip(texts, langs, batch, strict=True):
         one = extract(text, mode=mode, language=lang)
