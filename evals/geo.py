@@ -84,11 +84,12 @@ def _memo_spans(cache: Path | None) -> None:
             memo = pickle.load(f)
     original = ent._tag_model
 
-    def tag_model(texts: Sequence[str], mode: str) -> list[list[ent.Span]]:
-        todo = [t for t in dict.fromkeys(texts) if (t, mode) not in memo]
-        for t, spans in zip(todo, original(todo, mode) if todo else [], strict=True):
-            memo[(t, mode)] = spans
-        return [memo[(t, mode)] for t in texts]
+    def tag_model(texts: Sequence[str], mode: str, language: str = "en") -> list[list[ent.Span]]:
+        key = mode if language == "en" else f"{mode}:{language}"
+        todo = [t for t in dict.fromkeys(texts) if (t, key) not in memo]
+        for t, spans in zip(todo, original(todo, mode, language) if todo else [], strict=True):
+            memo[(t, key)] = spans
+        return [memo[(t, key)] for t in texts]
 
     ent._tag_model = tag_model  # type: ignore[assignment]
     import atexit

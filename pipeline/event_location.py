@@ -7,6 +7,7 @@ event's place (salience, the event sentence, the country prior) can change on it
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -30,6 +31,11 @@ TOWN_POP = 10_000
 # A place written before its town or province ("Pisky, Donetsk") lies within this of it, when the
 # country has a place of that name there.
 PIN_KM = 100
+# The head of a hyphenated name that is no place as a whole ("Mogadishu-Hodan") counts when it
+# names a town this big: smaller heads are mostly a namesake ("Pobe-Mengao" is not Pobé, Benin).
+COMPOUND_POP = 100_000
+# Weight of an area word's country ("LGA": Nigeria) against the article's other evidence.
+AREA_VOTE = 2.0
 # A province reaches this many times as far as nine in ten of its towns lie from its point.
 PROVINCE_SLACK = 1.25
 
@@ -132,6 +138,21 @@ _PLACE_SYNTAX = re.compile(
 
 
 @lru_cache(maxsize=1)
+def _area_words() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Words for administrative areas that one country alone uses ("LGA": Nigeria), from
+    ``pipeline/data/geo_area_words.json``: a pattern that finds them and word -> ISO2."""
+    table = json.loads((DATA_DIR / "geo_area_words.json").read_text(encoding="utf-8"))
+    country_of = {w: code for code, words in table.items() if not code.startswith("_") for w in words}
+    return re.compile(r"\b(" + "|".join(map(re.escape, sorted(country_of, key=len, reverse=True))) + r")\b"), country_of
+
+
+def _area_countries(text: str, span: tuple[int, int]) -> set[str]:
+    """Countries whose own area words ("Rafi LGA", "Kobo woreda") the sentence uses."""
+    pattern, country_of = _area_words()
+    return {country_of[m.group(1)] for m in pattern.finditer(text, span[0], span[1])}
+
+
+@lru_cache(maxsize=1)
 def _not_names() -> frozenset[str]:
     """Capitalised words that start a phrase but are not names (``pipeline/data/event_place_stop.txt``)."""
     lines = (DATA_DIR / "event_place_stop.txt").read_text(encoding="utf-8").splitlines()
@@ -163,13 +184,17 @@ def sentence_place(result: EntityResult, text: str, span: tuple[int, int]) -> tu
     salient place there (``main_location``). None when the sentence names no place that resolves.
     Only then do the names of the sentence's roads count ("blocked the Zahle roundabout", "the
     Sidon-Tyr highway"): a road is named after the towns it runs through or to."""
-    return _place_among(result, text, _place_names_in(result, text, span)) or _place_among(
-        result, text, _road_names(text, span)
+    areas = _area_countries(text, span)
+    return _place_among(result, text, _place_names_in(result, text, span), areas) or _place_among(
+        result, text, _road_names(text, span), areas
     )
 
 
-def _place_among(result: EntityResult, text: str, first: dict[str, int]) -> tuple[str | None, Location | None] | None:
-    """``sentence_place`` for the candidate names ``first`` ({name: offset})."""
+def _place_among(
+    result: EntityResult, text: str, first: dict[str, int], areas: set[str]
+) -> tuple[str | None, Location | None] | None:
+    """``sentence_place`` for the candidate names ``first`` ({name: offset}); ``areas``: countries
+    whose own area words the sentence uses (``_area_countries``)."""
     gaz = gazetteer()
     names = dict.fromkeys(first, 2.0)
     votes: list[tuple[str, float]] = []
@@ -182,7 +207,16 @@ def _place_among(result: EntityResult, text: str, first: dict[str, int]) -> tupl
             votes.append((code, 0.5 * e.salience))
     if not first:
         return None
+    votes += [(code, AREA_VOTE) for code in areas]
     resolved, ranked = gaz.resolve_many(list(names.items()), votes)
+    # "(Rafi LGA, Niger)": in a sentence that speaks of one country's areas, a name that is another
+    # country and one of its provinces is the province.
+    for name in first:
+        g = resolved.get(name)
+        if g is not None and g.feature == "country" and g.country not in areas:
+            province = next((gaz.province(name, code) for code in sorted(areas) if gaz.province(name, code)), None)
+            if province is not None:
+                resolved[name] = province
     _pin_to_parents(text, first, resolved)
     # The country: the best-supported one among those of the sentence's unmistakable towns and
     # provinces (a country named beside them is mostly an actor or an origin: "a US airstrike in
@@ -221,9 +255,18 @@ def _place_names_in(result: EntityResult, text: str, span: tuple[int, int]) -> d
     for name, pos in list(first.items()):
         if _FACILITY.match(text, pos + len(name)):
             del first[name]
+    gaz = gazetteer()
+    # "Mogadishu-Hodan district": a compound that is no place as a whole is a part of its head town.
+    for name, pos in list(first.items()):
+        if "-" in name and not gaz.candidates(name, variants=False):
+            head = _COMPOUND.match(name)
+            if head and any(
+                c.feature == "city" and c.population >= COMPOUND_POP
+                for c, _ in gaz.candidates(head.group(0), variants=False)
+            ):
+                first.setdefault(head.group(0), pos)
     # "Port of Spain" tagged as "Spain": a name inside a longer name that is a place is not one
     # (one sweep over the names by start, longest first).
-    gaz = gazetteer()
     reach = -1
     for _start, end, name in sorted(((p, p + len(n), n) for n, p in first.items()), key=lambda s: (s[0], -s[1])):
         if end <= reach:
@@ -254,6 +297,7 @@ def _road_names(text: str, span: tuple[int, int]) -> dict[str, int]:
     return out
 
 
+_COMPOUND = re.compile(r"(?<![\w'’])[A-Z][\w'’]{2,}(?: [A-Z][\w'’]+)*")
 _FACILITY = re.compile(r"\s+(?:bridge|square|roundabout|street|avenue|highway|road)s?\b")
 _POSSESSIVE_GAP = re.compile(r"['’]s\s+")
 _PARENT_GAP = re.compile(

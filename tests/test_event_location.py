@@ -148,3 +148,22 @@ def test_a_place_before_its_province_is_the_namesake_inside_that_province():
     country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
     assert country == "MX" and loc is not None and loc.lat is not None and loc.lon is not None
     assert haversine_km(loc.lat, loc.lon, 20.62, -103.24) < 20
+
+
+def test_an_area_word_of_one_country_reads_its_provinces_there():
+    # "LGA" (local government area) is Nigerian: "Niger" is the state, not the country.
+    text = "On 7 May 2020, unidentified gunmen attacked Kagara (Rafi LGA, Niger), killed 1 resident."
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "NG" and loc is not None and loc.place_id is not None and loc.place_id.startswith("admin:NG:")
+    # Without the area word the country stays the country.
+    text = "On 7 May 2020, unidentified gunmen attacked a village in Niger, killing 1 resident."
+    assert event_place(extract(text, mode="balanced"), text, prior=_no_prior)[0] == "NE"
+
+
+def test_a_hyphenated_district_of_a_city_is_in_that_city():
+    text = (
+        "On 6 May 2020, a policeman shot and injured a motorcycle driver at Waraha-adde village in "
+        "Mogadishu-Heliwa district (Heliwa, Banadir)."
+    )
+    country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "SO" and loc is not None and loc.name == "Mogadishu"
