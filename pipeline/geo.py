@@ -423,6 +423,7 @@ class _Tables:
     demonyms: dict[str, list[str]]
     cues: dict[str, list[str]]
     admin_stop: frozenset[str]
+    french_countries: frozenset[str]  # French names of their provinces are indexed too
 
 
 @lru_cache(maxsize=1)
@@ -437,6 +438,12 @@ def _tables() -> _Tables:
         demonyms=load("geo_demonyms.json"),
         cues=load("geo_cues.json"),
         admin_stop=frozenset(w.strip() for w in stop if w.strip() and not w.startswith("#")),
+        french_countries=frozenset(
+            code
+            for line in (DATA_DIR / "geo_french_countries.txt").read_text(encoding="utf-8").splitlines()
+            if not line.startswith("#")
+            for code in line.split()
+        ),
     )
 
 
@@ -592,17 +599,32 @@ def gazetteer(min_pop: int = DEFAULT_MIN_POP) -> Gazetteer:
     # "Biobío"); placed after every named place so a same-named city wins. Where a province of the
     # admin file spells the same name another way ("Dar'ā" / "Daraa"), the name leads to that
     # province and its point; otherwise it has no coordinates.
+    # Where French is an administrative language, news also writes the French name
+    # ("Extrême-Nord" for Cameroon's Far North): iso-codes' French translation leads to the same
+    # province.
+    import gettext
+
     import pycountry
 
+    french = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=["fr"], fallback=True)
     for sub in pycountry.subdivisions:
-        base = str(sub.name)
+        base, cc = str(sub.name), sub.country_code
         for n in {base, re.sub(_ADMIN_WORDS, "", base).strip(" -,")}:
             key = norm(n)
-            if len(key) < 3 or any(e.country == sub.country_code for e, _ in by_name.get(key, ())):
+            if len(key) < 3 or any(e.country == cc for e, _ in by_name.get(key, ())):
                 continue
-            same = admin_by_fold.get((fold(key), sub.country_code))
-            entry = same or GeoEntry(base, None, sub.country_code, None, None, "region", 0)
+            same = admin_by_fold.get((fold(key), cc))
+            entry = same or GeoEntry(base, None, cc, None, None, "region", 0)
             by_name[key].append((entry, True))
+        fr = french.gettext(base)
+        if cc not in tables.french_countries or fr == base:
+            continue
+        own = next((e for e, _ in by_name.get(norm(base), ()) if e.country == cc), None)
+        for n in {fr, re.sub(_ADMIN_WORDS, "", fr).strip(" -,")}:
+            key = norm(n)
+            if len(key) < 4 or key in tables.admin_stop or any(e.country == cc for e, _ in by_name.get(key, ())):
+                continue
+            by_name[key].append((own or GeoEntry(fr, None, cc, None, None, "region", 0), True))
     cues = {norm(w): code for code, words in tables.cues.items() for w in words}
     demonyms = {norm(w): code for code, words in tables.demonyms.items() for w in words}
     return Gazetteer(

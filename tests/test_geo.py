@@ -58,6 +58,15 @@ def test_admin_areas_have_points():
     assert gaz.resolve("Ghazni").feature == "city"  # a same-named town wins over its province
 
 
+def test_french_names_of_provinces_where_french_is_administrative():
+    gaz = gazetteer()
+    far_north = [e for e, _ in gaz.candidates("Extrême-Nord") if e.country == "CM"]
+    assert far_north and far_north[0].feature == "admin" and far_north[0].lat is not None  # "Far North"
+    assert any(e.country == "CM" for e, _ in gaz.candidates("Nord-Ouest"))  # beside Haiti's
+    # Only for those countries: Austria's "Oberösterreich" gets no French "Haute-Autriche".
+    assert not gaz.candidates("Haute-Autriche", variants=False)
+
+
 def test_a_province_hidden_by_a_same_named_village_is_still_found():
     gaz = gazetteer()
     assert all(e.feature == "city" for e in gaz.lookup("Jalisco"))  # a hamlet in Chiapas
