@@ -320,9 +320,18 @@ def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEnt
 
 def _pin(child: str, parent: str, resolved: dict[str, GeoEntry]) -> None:
     gc, gp = resolved.get(child), resolved.get(parent)
+    gaz = gazetteer()
+    if gc is not None and gp is not None and gp.feature == "region" and gc.country != gp.country:
+        # A province known by name only ("Kelly Village, Tunapuna-Piarco"): its country, no point.
+        if not _firm(child, gc):
+            there = [c for c, _ in gaz.candidates(child) if c.country == gp.country]
+            if there:
+                resolved[child] = max(there, key=lambda c: c.population)
+            else:
+                del resolved[child]
+        return
     if gc is None or gp is None or gp.feature not in ("city", "admin") or gp.lat is None or gp.lon is None:
         return
-    gaz = gazetteer()
     # After a comma a name is more often the province than a town of that name: "Tonala, Jalisco"
     # (a hamlet Jalisco), "Hays district (Al Hudaydah)" (the governorate, not the port).
     province = gaz.province(parent, gp.country) if gp.feature == "city" else gp

@@ -167,3 +167,10 @@ def test_a_hyphenated_district_of_a_city_is_in_that_city():
     )
     country, loc = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
     assert country == "SO" and loc is not None and loc.name == "Mogadishu"
+
+
+def test_a_place_before_a_province_known_by_name_only_lies_in_its_country():
+    # Tunapuna-Piarco is an ISO 3166-2 name without a point; "Kelly Village" alone reads as a US alias.
+    text = "On 2 May 2020, in Kelly Village, Tunapuna-Piarco, a man was shot dead by six masked men."
+    country, _ = event_place(extract(text, mode="balanced"), text, prior=_no_prior)
+    assert country == "TT"
