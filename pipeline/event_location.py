@@ -214,9 +214,9 @@ def _place_among(
     for name in first:
         g = resolved.get(name)
         if g is not None and g.feature == "country" and g.country not in areas:
-            province = next((gaz.province(name, code) for code in sorted(areas) if gaz.province(name, code)), None)
-            if province is not None:
-                resolved[name] = province
+            provinces = [p for code in sorted(areas) if (p := gaz.province(name, code)) is not None]
+            if provinces:
+                resolved[name] = provinces[0]
     _pin_to_parents(text, first, resolved)
     # The country: the best-supported one among those of the sentence's unmistakable towns and
     # provinces (a country named beside them is mostly an actor or an origin: "a US airstrike in
@@ -241,8 +241,8 @@ def _place_among(
 
 def _place_names_in(result: EntityResult, text: str, span: tuple[int, int]) -> dict[str, int]:
     """{name: offset} of the sentence's candidate place names: the places the entity stage tagged
-    there and the names in place syntax, less names of streets and bridges and names inside a
-    longer place name."""
+    there and the names in place syntax, plus the head town of a hyphenated district name, less
+    names of streets and bridges and names inside a longer place name."""
     first: dict[str, int] = {}
     for m in result.mentions:
         # GPE: places the entity stage resolved (an unresolved LOC is a road, a river or "US dollar").
@@ -309,7 +309,9 @@ def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEnt
     """A place written just before a town or province ("Elenovka, Donetsk", "Buaale town (Middle
     Juba)") or just after one's possessive ("Beirut's Hamra district") lies in that one's country.
     A reading abroad that is not firm (``_firm``) is swapped for the same name's reading there
-    nearest to the other, or dropped when the name has none there."""
+    nearest to the other, or dropped when the name has none there; a reading in the same country
+    but outside the parent's reach (``_reach``) is swapped for one inside it, or dropped when not
+    firm ("Pisky, Donetsk"). See ``_pin``."""
     order = sorted(first.items(), key=lambda kv: (kv[1], -len(kv[0])))  # "Beirut's" before "Beirut"
     for (a, pa), (b, pb) in zip(order, order[1:], strict=False):
         if _PARENT_GAP.fullmatch(text, pa + len(a), pb):
@@ -319,6 +321,8 @@ def _pin_to_parents(text: str, first: dict[str, int], resolved: dict[str, GeoEnt
 
 
 def _pin(child: str, parent: str, resolved: dict[str, GeoEntry]) -> None:
+    """Move ``child``'s reading in ``resolved`` into ``parent``'s country (and reach), as
+    ``_pin_to_parents`` describes; ``parent`` may become its province."""
     gc, gp = resolved.get(child), resolved.get(parent)
     gaz = gazetteer()
     if gc is not None and gp is not None and gp.feature == "region" and gc.country != gp.country:
