@@ -66,3 +66,23 @@ def test_offline_cli_writes_one_enriched_article_per_input(tmp_path: Path, seed_
     docs = [EnrichedArticle.model_validate(orjson.loads(ln)) for ln in out.read_bytes().splitlines()]
     assert [d.id for d in docs] == ["s1", "s3"]
     assert "rejected s2" in proc.stderr and "1 rejected" in proc.stderr
+
+
+def test_a_french_article_gets_french_entities_and_a_classify_abstention() -> None:
+    from schemas import RawArticle
+
+    body = (
+        "Le président Emmanuel Macron a reçu mardi à Paris le chancelier allemand Olaf Scholz. "
+        "Les deux dirigeants ont évoqué la guerre en Ukraine et l'aide européenne à Kiev, avant "
+        "une conférence de presse commune à l'Élysée. La Commission européenne a salué l'accord "
+        "conclu entre les deux pays sur le financement de la défense commune."
+    )
+    art = Enricher()(RawArticle(id="fr-1", title="Macron reçoit Scholz à Paris", body=body))
+    assert art.language == "fr"
+    people = {e.text for e in art.entities if e.label == "PERSON"}
+    assert {"Emmanuel Macron", "Olaf Scholz"} <= people
+    assert any(e.place is not None and e.place.country == "FR" for e in art.entity_index)
+    assert "fr_core_news_sm" in {m.name for m in art.models}
+    # The classify heads are English: no topic or event, and the record says why.
+    assert art.category is None and art.event is None
+    assert [a.stage for a in art.abstentions] == ["classify"]
