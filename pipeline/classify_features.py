@@ -52,12 +52,17 @@ def category_text(title: str | None, text: str) -> str:
     return f"{title or ''}\n{title or ''}\n{text[:CATEGORY_CHARS]}"
 
 
-def event_text(title: str | None, text: str) -> str:
+def event_lead(text: str) -> str:
+    """The part of the text the event head reads first: ``EVENT_CHARS``, cut at a sentence end."""
     lead = text[:EVENT_CHARS]
     cut = lead.rfind(". ")
     if len(text) > EVENT_CHARS and cut > EVENT_CHARS // 2:
         lead = lead[: cut + 1]
-    return f"{title or ''}\n{lead}"
+    return lead
+
+
+def event_text(title: str | None, text: str) -> str:
+    return f"{title or ''}\n{event_lead(text)}"
 
 
 # ACLED notes follow a coding template that no news article has ("On 9 May 2020, ...",

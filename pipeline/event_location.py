@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
 from pipeline.country_prior import PRIOR_OVERRIDE, PRIOR_THRESHOLD, country_prior
 from pipeline.entities import EntityResult
+from pipeline.event_sentence import event_sentence, sentence_spans
 from pipeline.geo import GeoEntry, gazetteer, haversine_km, place_id
 from schemas import Event, Location
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 # Sentences read for the place when the event sentence names none (bounds the gazetteer work).
 LEAD_SENTENCES = 3
-# Event words the lead sentence counts extra: news reports the event first, and a later sentence
-# with one more event word is usually background ("arrested for covering a demonstration").
-LEAD_BONUS = 1
 # A town this size named as GeoNames spells it outweighs a country named in the same sentence;
 # smaller places and spelling variants are too often a namesake abroad.
 TOWN_POP = 10_000
@@ -89,41 +87,6 @@ def main_location(
     p = chosen.place
     assert p is not None  # ``local`` only holds entities with a place
     return country, Location(name=p.name, lat=p.lat, lon=p.lon, geonameid=p.geonameid, place_id=p.place_id)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
-
-
-@lru_cache(maxsize=1)
-def _triggers() -> re.Pattern[str]:
-    words = [w.strip() for w in (DATA_DIR / "event_triggers.txt").read_text(encoding="utf-8").splitlines()]
-    stems = sorted({w for w in words if w and not w.startswith("#")}, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")", re.IGNORECASE)
-
-
-def _sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Character spans of the sentences of ``text``, in order."""
-    pos = 0
-    for m in _SENTENCE_END.finditer(text):
-        yield pos, m.start()
-        pos = m.end()
-    yield pos, len(text)
-
-
-def event_sentence(text: str) -> tuple[int, int] | None:
-    """Character span of the sentence that reports the event: the one with the most event words
-    (attack, killed, protest, shelled...), the lead counting ``LEAD_BONUS`` more when it has any, the
-    earliest on a tie; None when no sentence has one."""
-    best: tuple[int, int] | None = None
-    best_n = 0
-    pattern = _triggers()
-    for i, (start, end) in enumerate(_sentence_spans(text)):
-        n = len(pattern.findall(text, start, end))
-        if i == 0 and n:
-            n += LEAD_BONUS
-        if n > best_n:
-            best, best_n = (start, end), n
-    return best
 
 
 # Place syntax inside the event sentence: "in Leon de los Aldama, Guanajuato", "near X", "(Banh,
@@ -404,7 +367,7 @@ def event_place(
     if span is not None and found is None:
         # The event sentence names no place ("The protesters stood in front of the companies"):
         # news states the place where it first reports the story, so the lead sentences are next.
-        for lead in islice(_sentence_spans(text), LEAD_SENTENCES):
+        for lead in islice(sentence_spans(text), LEAD_SENTENCES):
             if lead != span and (found := sentence_place(result, text, lead)) is not None:
                 break
     country, location = found or main_location(result)

@@ -305,3 +305,28 @@ def test_acled_template_is_stripped():
     out = clean_acled_note(note)
     assert "2020" not in out and "size" not in out and "coded" not in out and "Movement" not in out
     assert "reinforcements" in out
+
+
+def test_an_event_reported_after_a_long_lead_is_found_in_its_sentence():
+    lead = (
+        "The regional council met on Monday to discuss the new budget for schools and roads. " * 4
+        + "Officials said the plan would be published next month after consultations with residents. " * 3
+    )
+    text = (
+        lead + "On Tuesday, gunmen attacked the village of Kafr Nabl and killed five civilians, local officials said."
+    )
+    _, event = classify("Council budget talks", text)
+    assert event is not None and event.type == "Violence against civilians"
+    assert classify("Council budget talks", lead)[1] is None  # the lead alone reports nothing
+
+
+def test_the_event_word_pattern_counts_like_a_plain_alternation():
+    import re
+
+    from pipeline.event_sentence import _trie_pattern
+
+    words = ["kill", "killed", "shot", "shoot", "air strike", "airstrike", "sit-in", "strike"]
+    trie = re.compile(r"\b" + _trie_pattern(sorted(words)), re.IGNORECASE)
+    flat = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + ")", re.IGNORECASE)
+    text = "Gunmen shot and killed two; an Air strike hit a sit-in. Strikes, shootings, skill, upshot."
+    assert trie.findall(text) == flat.findall(text)
