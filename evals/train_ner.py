@@ -13,7 +13,8 @@ the run after the first evaluation past a wall-clock budget (``model-best`` is s
 Case robustness: ``--lower P --upper P`` replace that share of training documents by their
 all-lower-case / ALL-CAPS copies (``newsflow.case_augmenter.v1``), and model selection then scores
 the dev documents in all three cases. ``--truecase PATH`` only writes the case table of
-``pipeline.truecase`` (word counts of the training part).
+``pipeline.truecase`` (word and word-pair forms of the training part and of the classify dev
+sources' cased news text).
 
 ``--resume`` continues from saved weights (both components sourced) with a fresh optimiser, a
 fixed batch size and a lower learning rate; ``model-best`` is still picked on the held-out 10% of
@@ -351,34 +352,90 @@ def _spacy_vectors(npz: Path, workdir: Path) -> Path:
     return out
 
 
-def build_truecase(docs, path: Path) -> None:
-    """The case table of ``pipeline.truecase``: every word of ``docs`` (lower-cased), and when its most
-    frequent written form is not all lower case, that form, its count and the word's count.
-    Headline lines (ALL CAPS) and the first word of each line (capitalised by position) are not
-    counted."""
+# Pairs seen fewer times than this, or whose usual form makes less than PAIR_SHARE of them, are
+# not written: chosen on the eng.train dev split (lower-cased), not on eng.testa.
+PAIR_MIN_COUNT = 2
+PAIR_SHARE = 0.9
+# A word or pair after one of these (or at a line start) is capitalised by its position, not its
+# nature, and is not counted.
+_POSITIONAL = re.compile(r"(?:^|[.!?:\"“”‘'(\[|–—-])\s*$")
+
+
+def truecase_lines(train_docs, data: Path = DATA):
+    """Cased news text for the case table: eng.train's training part (one sentence per line) and
+    every title and body line of the classify dev sources (``evals.classify_data``: BBC, AG News,
+    HuffPost, MasakhaNEWS, ACLED notes, CASE, GLOCON and RAMS)."""
+    from evals.classify_data import load_all
+
+    for d in train_docs:
+        for sent in d:
+            yield " ".join(w for w, _ in sent)
+    for doc in load_all(data):
+        for text in (doc.title or "", doc.text):
+            yield from text.split("\n")
+
+
+def _usual(forms) -> tuple[str, int, int]:
+    """(most frequent form, its count, count of the word) ignoring ALL-CAPS forms when the word is
+    also written otherwise: datelines ("MOSCOW, March 3") would otherwise outvote "Moscow"."""
+    from collections import Counter
+
+    mixed = Counter({f: n for f, n in forms.items() if not (f.isupper() and len(f) > 1)})
+    if sum(mixed.values()) >= 2 or (mixed and sum(forms.values()) < 3):
+        forms = mixed
+    form, n = forms.most_common(1)[0]
+    return form, n, sum(forms.values())
+
+
+def build_truecase(lines, path: Path) -> None:
+    """The case table of ``pipeline.truecase`` from cased ``lines``: every word (lower-cased) and,
+    when its usual form is not all lower case, that form, its count and the word's count; then every
+    pair of words one space apart whose usual form (seen at least ``PAIR_MIN_COUNT`` times, at least
+    ``PAIR_SHARE`` of the pair's occurrences) differs from what the words' own forms give. Lines that
+    are all lower or ALL CAPS, and words capitalised by their position, are not counted."""
     import gzip
     from collections import Counter
 
-    from pipeline.truecase import _TOKEN, case_of
+    from pipeline.truecase import _TOKEN, MIN_COUNT, MIN_SHARE, case_of
 
-    counts: dict[str, Counter[str]] = {}
-    for d in docs:
-        for sent in d:
-            line = " ".join(w for w, _ in sent)
-            if case_of(line) == "upper":
-                continue
-            for k, m in enumerate(_TOKEN.finditer(line)):
-                word = m.group(0)
-                c = counts.setdefault(word.lower(), Counter())
-                if k:
-                    c[word] += 1
-    lines = []
-    for word in sorted(counts):
-        form, n = counts[word].most_common(1)[0] if counts[word] else (word, 0)
-        total = sum(counts[word].values())
-        lines.append(f"{word}\t{form if form != word else ''}\t{n}\t{total}\n" if form != word else f"{word}\n")
+    words: dict[str, Counter[str]] = {}
+    pairs: dict[str, Counter[str]] = {}
+    for line in lines:
+        if case_of(line) != "mixed":
+            continue
+        prev, prev_positional = None, False
+        for m in _TOKEN.finditer(line):
+            word = m.group(0)
+            c = words.setdefault(word.lower(), Counter())
+            positional = bool(_POSITIONAL.search(line, 0, m.start()))
+            if not positional:
+                c[word] += 1
+            if prev is not None and line[prev.end() : m.start()] == " " and not prev_positional:
+                pair = f"{prev.group(0)} {word}"
+                if not pair.isupper():
+                    pairs.setdefault(pair.lower(), Counter())[pair] += 1
+            prev, prev_positional = m, positional
+    out, usual = [], {}
+    for word in sorted(words):
+        if not words[word]:
+            out.append(f"{word}\n")
+            continue
+        form, n, total = _usual(words[word])
+        if form != word and n >= MIN_SHARE * total and total >= MIN_COUNT:
+            usual[word] = form
+        out.append(f"{word}\t{form}\t{n}\t{total}\n" if form != word else f"{word}\n")
+    for pair in sorted(pairs):
+        form, n = pairs[pair].most_common(1)[0]
+        total = sum(pairs[pair].values())
+        first, second = pair.split(" ")
+        if (
+            total >= PAIR_MIN_COUNT
+            and n >= PAIR_SHARE * total
+            and form != f"{usual.get(first, first)} {usual.get(second, second)}"
+        ):
+            out.append(f"{pair}\t{form}\t{n}\t{total}\n")
     # mtime=0: the same data gives the same bytes (and the same content hash in the model registry)
-    path.write_bytes(gzip.compress("".join(lines).encode("utf-8"), compresslevel=9, mtime=0))
+    path.write_bytes(gzip.compress("".join(out).encode("utf-8"), compresslevel=9, mtime=0))
 
 
 def main() -> None:
@@ -416,7 +473,7 @@ def main() -> None:
         "--truecase",
         default=None,
         metavar="PATH",
-        help="only build the case table of pipeline.truecase (from the training part) at PATH",
+        help="only build the case table of pipeline.truecase (eng.train training part + classify dev text) at PATH",
     )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -428,7 +485,7 @@ def main() -> None:
     n_dev = max(1, int(len(docs) * args.dev_share))
     train_docs, dev_docs = docs[:-n_dev], docs[-n_dev:]
     if args.truecase:
-        build_truecase(train_docs, Path(args.truecase))
+        build_truecase(truecase_lines(train_docs), Path(args.truecase))
         print(f"saved {args.truecase}")
         return
     nlp = spacy.blank("en")

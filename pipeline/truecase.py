@@ -4,12 +4,13 @@ Some feeds and archives deliver a whole article in one case (wire flashes, old a
 mobile pages). A tagger trained on newswire leans on capital letters; given such text it finds a
 fraction of the entities. Before tagging, a text whose letters are almost all one case is
 re-cased word by word: each word takes the form it most often has in newswire text
-(``pipeline/models/truecase.tsv.gz``, counted on CoNLL-2003 eng.train by
-``python -m evals.train_ner --truecase``; "reuters" -> "Reuters", "u.s." -> "U.S."), a word
-never seen there is capitalised (in news, a word missing from a 200,000-word newswire sample is
-most often a name), and every line and sentence starts with a capital. Only the case of letters
-changes and only where that keeps the length, so every offset into the re-cased text is an
-offset into the original.
+(``pipeline/models/truecase.tsv.gz``, counted on cased news text by
+``python -m evals.train_ner --truecase``; "reuters" -> "Reuters", "u.s." -> "U.S."), then each
+pair of words separated by one space takes the form the pair usually has when that differs
+("new york" -> "New York", "wall street" -> "Wall Street", "world bank" -> "World Bank": words
+that are ordinary on their own but part of a name next to each other), and every line and
+sentence starts with a capital. Only the case of letters changes and only where that keeps the
+length, so every offset into the re-cased text is an offset into the original.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import gzip
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from pipeline.model_registry import ModelMissingError, register
 
@@ -39,21 +41,35 @@ class TruecaseTableError(ModelMissingError):
     """The case table is missing or unreadable."""
 
 
+class CaseTable(NamedTuple):
+    """Usual written forms: of single words (only where not all lower case), and of word pairs
+    (``"new york"``, only where the pair's form differs from its words' own forms)."""
+
+    forms: dict[str, str]
+    pairs: dict[str, str]
+    seen: frozenset[str]
+
+
 @lru_cache(maxsize=1)
-def _table() -> tuple[dict[str, str], frozenset[str]]:
-    """(lower-case word -> usual form when that is not all lower case, every word seen)."""
+def _table() -> CaseTable:
+    """The case table: lines ``word``, or ``word<TAB>form<TAB>count of form<TAB>count of word``; a
+    ``word`` holding a space is a pair."""
     if not TABLE.is_file():
         raise TruecaseTableError(f"case table not found at {TABLE} (reinstall newsflow)")
     forms: dict[str, str] = {}
+    pairs: dict[str, str] = {}
     seen: set[str] = set()
     with gzip.open(TABLE, "rt", encoding="utf-8") as f:
         for line in f:
             word, *rest = line.rstrip("\n").split("\t")
+            if " " in word:
+                pairs[word] = rest[0]
+                continue
             seen.add(word)
             if rest and int(rest[1]) >= MIN_SHARE * int(rest[2]) and int(rest[2]) >= MIN_COUNT:
                 forms[word] = rest[0]
     register("entities", "truecase", TABLE)
-    return forms, frozenset(seen)
+    return CaseTable(forms, pairs, frozenset(seen))
 
 
 def case_of(text: str) -> str:
@@ -73,11 +89,12 @@ def truecase(text: str) -> str:
     """``text`` re-cased when it is all lower or ALL CAPS (else unchanged); same length, same offsets."""
     if case_of(text) == "mixed":
         return text
-    forms, seen = _table()
+    table = _table()
     out: list[str] = []
     pos = 0
     start_of_sentence = True
     prev = ""
+    prev_at = -1  # index in ``out`` of the previous word's form
     for m in _TOKEN.finditer(text):
         s, e = m.span()
         gap = text[pos:s]
@@ -86,12 +103,21 @@ def truecase(text: str) -> str:
         if "\n" in gap or (_SENTENCE_END.search(gap) and len(prev) > 1 and "." not in prev):
             start_of_sentence = True
         word = m.group(0).lower()
-        form = forms.get(word)
+        form = table.forms.get(word)
         if form is None:
-            form = word if (word in seen or not CAPITALISE_UNSEEN) else word[:1].upper() + word[1:]
+            form = word if (word in table.seen or not CAPITALISE_UNSEEN) else word[:1].upper() + word[1:]
         if start_of_sentence:
             form = form[:1].upper() + form[1:]
+        pair = table.pairs.get(f"{prev} {word}") if gap == " " and prev_at >= 0 else None
+        if pair is not None:
+            first, second = pair.split(" ", 1)
+            if len(first) == len(out[prev_at]) and len(second) == len(form):
+                if out[prev_at][:1].isupper():  # a sentence start stays capitalised
+                    first = first[:1].upper() + first[1:]
+                out[prev_at] = first
+                form = second
         out.append(form if len(form) == e - s else m.group(0))
+        prev_at = len(out) - 1 if len(form) == e - s else -1
         start_of_sentence = False
         prev = word
         pos = e
