@@ -387,12 +387,31 @@ def _usual(forms) -> tuple[str, int, int]:
     return form, n, sum(forms.values())
 
 
-def build_truecase(lines, path: Path) -> None:
+# English word lists (SCOWL, Debian packages ``wamerican`` and ``wbritish``; build time only): their
+# lower-case words are written as seen, so that ``pipeline.truecase`` capitalises only words that
+# are neither in the counted text nor English words (most often names).
+WORD_LISTS = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
+
+
+def english_words(paths=WORD_LISTS) -> set[str]:
+    """Lower-case entries of the word lists (possessives left out); a missing list is an error."""
+    words: set[str] = set()
+    for path in paths:
+        if not path.is_file():
+            raise SystemExit(f"word list {path} not found (apt-get install wamerican wbritish)")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.islower() and not line.endswith("'s"):
+                words.add(line)
+    return words
+
+
+def build_truecase(lines, path: Path, known: set[str] | frozenset[str] = frozenset()) -> None:
     """The case table of ``pipeline.truecase`` from cased ``lines``: every word (lower-cased) and,
     when its usual form is not all lower case, that form, its count and the word's count; then every
     pair of words one space apart whose usual form (seen at least ``PAIR_MIN_COUNT`` times, at least
     ``PAIR_SHARE`` of the pair's occurrences) differs from what the words' own forms give. Lines that
-    are all lower or ALL CAPS, and words capitalised by their position, are not counted."""
+    are all lower or ALL CAPS, and words capitalised by their position, are not counted. Words of
+    ``known`` not met in ``lines`` are written as seen (plain lower case)."""
     import gzip
     from collections import Counter
 
@@ -424,6 +443,7 @@ def build_truecase(lines, path: Path) -> None:
         if form != word and n >= MIN_SHARE * total and total >= MIN_COUNT:
             usual[word] = form
         out.append(f"{word}\t{form}\t{n}\t{total}\n" if form != word else f"{word}\n")
+    out += [f"{word}\n" for word in sorted(set(known) - words.keys())]
     for pair in sorted(pairs):
         form, n = pairs[pair].most_common(1)[0]
         total = sum(pairs[pair].values())
@@ -485,7 +505,7 @@ def main() -> None:
     n_dev = max(1, int(len(docs) * args.dev_share))
     train_docs, dev_docs = docs[:-n_dev], docs[-n_dev:]
     if args.truecase:
-        build_truecase(truecase_lines(train_docs), Path(args.truecase))
+        build_truecase(truecase_lines(train_docs), Path(args.truecase), english_words())
         print(f"saved {args.truecase}")
         return
     nlp = spacy.blank("en")

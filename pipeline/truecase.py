@@ -5,7 +5,9 @@ mobile pages). A tagger trained on newswire leans on capital letters; given such
 fraction of the entities. Before tagging, a text whose letters are almost all one case is
 re-cased word by word: each word takes the form it most often has in newswire text
 (``pipeline/models/truecase.tsv.gz``, counted on cased news text by
-``python -m evals.train_ner --truecase``; "reuters" -> "Reuters", "u.s." -> "U.S."), then each
+``python -m evals.train_ner --truecase``; "reuters" -> "Reuters", "u.s." -> "U.S."), a word that
+is neither in that text nor in an English word list is capitalised (such a word is most often a
+name: "pirelli", "farrakhan"), then each
 pair of words separated by one space takes the form the pair usually has when that differs
 ("new york" -> "New York", "wall street" -> "Wall Street", "world bank" -> "World Bank": words
 that are ordinary on their own but part of a name next to each other), and every line and
@@ -28,7 +30,7 @@ TABLE = Path(__file__).resolve().parent / "models" / "truecase.tsv.gz"
 LOWER_BELOW = 0.02
 UPPER_ABOVE = 0.80
 _MIN_LETTERS = 20
-CAPITALISE_UNSEEN = False
+CAPITALISE_UNSEEN = True
 # A word is re-cased only when its usual form makes at least this share of its occurrences (and it
 # was seen this often): "world" is often part of a name ("World Cup") but is not a name.
 MIN_SHARE = 0.9

@@ -17,6 +17,12 @@ def test_word_pairs_recase_names_made_of_ordinary_words() -> None:
         assert out.endswith("The wall of the bank fell."), "the same words alone stay ordinary words"
 
 
+def test_a_word_neither_counted_nor_english_is_read_as_a_name() -> None:
+    out = truecase("kerosene prices rose after talks between zorblatt and the ministry")
+    assert out.split()[0] == "Kerosene" and " zorblatt " not in out and "Zorblatt" in out
+    assert "kerosene" in truecase("prices of kerosene rose sharply after talks with the ministry")
+
+
 def test_mixed_case_text_is_left_alone() -> None:
     text = "Stocks fell on wall street, the world bank said."
     assert truecase(text) == text
@@ -33,9 +39,10 @@ def test_table_counts_forms_by_nature_not_position(tmp_path: Path) -> None:
         "all lower case lines such as moscow or wall street are not counted",
     ]
     path = tmp_path / "case.tsv.gz"
-    build_truecase(lines, path)
+    build_truecase(lines, path, known={"kerosene", "moscow"})
     rows = {r.split("\t")[0]: r.split("\t")[1:] for r in gzip.decompress(path.read_bytes()).decode().splitlines()}
     assert rows["moscow"][:1] == ["Moscow"], "datelines in capitals do not outvote the usual form"
     assert rows["wall street"][:1] == ["Wall Street"] and rows["world bank"][:1] == ["World Bank"]
     assert rows["shares"] == [], "a capital at a line or sentence start is positional"
     assert "in moscow" not in rows, "pairs the words' own forms already give are not written"
+    assert rows["kerosene"] == [], "known English words are written as seen"
