@@ -1,11 +1,12 @@
 """Entity stage evaluation.
 
     .venv/bin/python -m evals.entities [--mode balanced|accurate|fast|all] [--limit N] [--conll-only]
-        [--conll-split testa|traindev] [--cases cased,lower,upper] [--no-scaling]
+        [--conll-split testa|traindev] [--cases cased,lower,upper,title] [--no-scaling]
 
 1. CoNLL-2003 eng.testa (never used for training or model selection): entity-level micro
    precision/recall/F1, exact character span and type, for PER/ORG/LOC, on the text as given
-   ("cased"), lower-cased and upper-cased (whole documents, as some feeds deliver them). Each
+   ("cased"), lower-cased, upper-cased and in headline style (every lower-case word capitalised;
+   whole documents, as some feeds deliver them). Each
    document is given to ``extract_batch`` as its tokens joined by spaces, one sentence per line.
    Predicted PERSON -> PER, ORG -> ORG, GPE/LOC/FAC -> LOC; every other predicted label (NORP,
    EVENT, DATE, MISC) is left out, and gold MISC spans are left out. A predicted PER/ORG/LOC span
@@ -40,6 +41,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gzip  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -127,7 +129,16 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-CASES = {"cased": lambda t: t, "lower": str.lower, "upper": str.upper}
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+
+
+def headline_style(text: str) -> str:
+    """Every lower-case word capitalised, names and acronyms kept ("Police Clash With Protesters In
+    Portland"): how many feeds write headlines, and some write whole items."""
+    return _WORD.sub(lambda m: m.group(0)[:1].upper() + m.group(0)[1:] if m.group(0).islower() else m.group(0), text)
+
+
+CASES = {"cased": lambda t: t, "lower": str.lower, "upper": str.upper, "title": headline_style}
 
 
 def case_docs(docs, case: str):
@@ -244,7 +255,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N documents / rows of each set")
     ap.add_argument("--conll-only", action="store_true", help="skip the ACLED part")
     ap.add_argument("--no-scaling", action="store_true", help="skip the hostile-input scaling part")
-    ap.add_argument("--cases", default="cased,lower,upper", help="comma-separated: cased, lower, upper")
+    ap.add_argument("--cases", default="cased,lower,upper,title", help="comma-separated: cased, lower, upper, title")
     ap.add_argument(
         "--conll-split",
         choices=("testa", "traindev"),

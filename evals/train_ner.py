@@ -410,17 +410,18 @@ def build_truecase(lines, path: Path, known: set[str] | frozenset[str] = frozens
     when its usual form is not all lower case, that form, its count and the word's count; then every
     pair of words one space apart whose usual form (seen at least ``PAIR_MIN_COUNT`` times, at least
     ``PAIR_SHARE`` of the pair's occurrences) differs from what the words' own forms give. Lines that
-    are all lower or ALL CAPS, and words capitalised by their position, are not counted. Words of
+    are all lower, ALL CAPS or in headline style, and words capitalised by their position, are not
+    counted. Words of
     ``known`` not met in ``lines`` are written as seen (plain lower case)."""
     import gzip
     from collections import Counter
 
-    from pipeline.truecase import _TOKEN, MIN_COUNT, MIN_SHARE, case_of
+    from pipeline.truecase import _TOKEN, MIN_COUNT, MIN_SHARE, case_of, headline_words
 
     words: dict[str, Counter[str]] = {}
     pairs: dict[str, Counter[str]] = {}
     for line in lines:
-        if case_of(line) != "mixed":
+        if case_of(line) != "mixed" or headline_words(line) is not None:
             continue
         prev, prev_positional = None, False
         for m in _TOKEN.finditer(line):

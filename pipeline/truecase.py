@@ -30,6 +30,13 @@ TABLE = Path(__file__).resolve().parent / "models" / "truecase.tsv.gz"
 LOWER_BELOW = 0.02
 UPPER_ABOVE = 0.80
 _MIN_LETTERS = 20
+# A text or line is in headline style when at least this share of its words of
+# ``_TITLE_WORD_LEN`` or more letters (at least ``_TITLE_MIN_WORDS`` of them) is capitalised: short
+# function words are often left lower case ("Police Clash with Protesters in Portland").
+TITLE_ABOVE = 0.9
+TITLE_ORDINARY = 0.4
+_TITLE_WORD_LEN = 4
+_TITLE_MIN_WORDS = 3
 CAPITALISE_UNSEEN = True
 # A word is re-cased only when its usual form makes at least this share of its occurrences (and it
 # was seen this often): "world" is often part of a name ("World Cup") but is not a name.
@@ -74,6 +81,27 @@ def _table() -> CaseTable:
     return CaseTable(forms, pairs, frozenset(seen))
 
 
+def headline_words(text: str) -> list[str] | None:
+    """The capitalised longer words of ``text`` when nearly every longer word that is not ALL CAPS
+    is capitalised ("Police Clash With Protesters In Portland"), else ``None``."""
+    long = [w for w in _TOKEN.findall(text) if len(w) >= _TITLE_WORD_LEN and not w.isupper()]
+    if len(long) < _TITLE_MIN_WORDS:
+        return None
+    capitalised = [w for w in long if w[:1].isupper()]
+    return capitalised if len(capitalised) >= TITLE_ABOVE * len(long) else None
+
+
+def _is_title(text: str) -> bool:
+    """Headline style: ``headline_words`` and many of them words usually written in lower case; a
+    results table or a list of names is capitalised too, but its words are names."""
+    words = headline_words(text)
+    if words is None:
+        return False
+    table = _table()
+    ordinary = sum(w.lower() in table.seen and w.lower() not in table.forms for w in words)
+    return ordinary >= TITLE_ORDINARY * len(words)
+
+
 def case_of(text: str) -> str:
     """ "lower", "upper" or "mixed" (too few letters to tell: "mixed")."""
     letters = upper = 0
@@ -88,9 +116,16 @@ def case_of(text: str) -> str:
 
 
 def truecase(text: str) -> str:
-    """``text`` re-cased when it is all lower or ALL CAPS (else unchanged); same length, same offsets."""
-    if case_of(text) == "mixed":
-        return text
+    """``text`` re-cased when it is all lower, ALL CAPS or headline style (else unchanged); same
+    length, same offsets."""
+    if case_of(text) != "mixed":
+        return _recase(text, keep_acronyms=False)
+    return _recase(text, keep_acronyms=True) if _is_title(text) else text
+
+
+def _recase(text: str, keep_acronyms: bool) -> str:
+    """Every word of ``text`` in its usual form (``keep_acronyms``: ALL-CAPS words and initials stay
+    as written, as in a Title Case headline they are acronyms and names)."""
     table = _table()
     out: list[str] = []
     pos = 0
@@ -105,6 +140,10 @@ def truecase(text: str) -> str:
         if "\n" in gap or (_SENTENCE_END.search(gap) and len(prev) > 1 and "." not in prev):
             start_of_sentence = True
         word = m.group(0).lower()
+        if keep_acronyms and m.group(0).isupper():
+            out.append(m.group(0))
+            prev_at, start_of_sentence, prev, pos = -1, False, word, e
+            continue
         form = table.forms.get(word)
         if form is None:
             form = word if (word in table.seen or not CAPITALISE_UNSEEN) else word[:1].upper() + word[1:]

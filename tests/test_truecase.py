@@ -46,3 +46,19 @@ def test_table_counts_forms_by_nature_not_position(tmp_path: Path) -> None:
     assert rows["shares"] == [], "a capital at a line or sentence start is positional"
     assert "in moscow" not in rows, "pairs the words' own forms already give are not written"
     assert rows["kerosene"] == [], "known English words are written as seen"
+
+
+def test_headline_style_is_recased_but_tables_of_names_are_not() -> None:
+    headline = "Police Clash With Protesters In Downtown Portland After Court Ruling, NATO Officials Say"
+    out = truecase(headline)
+    assert out == "Police clash with protesters in downtown Portland after court ruling, NATO officials say"
+    results = "Greenock Morton 1 Falkirk 0\nPartick Thistle 2 Dundee United 1\nStirling Albion 0 Clydebank 3"
+    assert truecase(results) == results, "capitalised because they are names, not because of a style"
+
+
+def test_headline_style_text_keeps_its_places() -> None:
+    from pipeline.entities import extract
+
+    res = extract("Police Clash With Protesters In Downtown Portland After Court Ruling", mode="balanced")
+    assert [(m.text, m.label) for m in res.mentions if m.label == "GPE"] == [("Portland", "GPE")]
+    assert not [m for m in res.mentions if m.text in {"Court", "Police", "Protesters"}]
