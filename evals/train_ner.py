@@ -411,8 +411,7 @@ def build_truecase(lines, path: Path, known: set[str] | frozenset[str] = frozens
     pair of words one space apart whose usual form (seen at least ``PAIR_MIN_COUNT`` times, at least
     ``PAIR_SHARE`` of the pair's occurrences) differs from what the words' own forms give. Lines that
     are all lower, ALL CAPS or in headline style, and words capitalised by their position, are not
-    counted. Words of
-    ``known`` not met in ``lines`` are written as seen (plain lower case)."""
+    counted. Words of ``known`` not met in ``lines`` are written as seen (plain lower case)."""
     import gzip
     from collections import Counter
 

@@ -7,12 +7,13 @@ re-cased word by word: each word takes the form it most often has in newswire te
 (``pipeline/models/truecase.tsv.gz``, counted on cased news text by
 ``python -m evals.train_ner --truecase``; "reuters" -> "Reuters", "u.s." -> "U.S."), a word that
 is neither in that text nor in an English word list is capitalised (such a word is most often a
-name: "pirelli", "farrakhan"), then each
-pair of words separated by one space takes the form the pair usually has when that differs
-("new york" -> "New York", "wall street" -> "Wall Street", "world bank" -> "World Bank": words
-that are ordinary on their own but part of a name next to each other), and every line and
-sentence starts with a capital. Only the case of letters changes and only where that keeps the
-length, so every offset into the re-cased text is an offset into the original.
+name: "pirelli", "farrakhan"), then each pair of words separated by one space takes the form the
+pair usually has when that differs ("new york" -> "New York", "wall street" -> "Wall Street",
+"world bank" -> "World Bank": words that are ordinary on their own but part of a name next to
+each other), and every line and sentence starts with a capital. Text in headline style ("Police
+Clash With Protesters In Portland") is re-cased the same way, its ALL-CAPS words and initials
+kept. Only the case of letters changes and only where that keeps the length, so every offset into
+the re-cased text is an offset into the original.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ TABLE = Path(__file__).resolve().parent / "models" / "truecase.tsv.gz"
 LOWER_BELOW = 0.02
 UPPER_ABOVE = 0.80
 _MIN_LETTERS = 20
-# A text or line is in headline style when at least this share of its words of
-# ``_TITLE_WORD_LEN`` or more letters (at least ``_TITLE_MIN_WORDS`` of them) is capitalised: short
-# function words are often left lower case ("Police Clash with Protesters in Portland").
+# A text is in headline style when at least TITLE_ABOVE of its words of ``_TITLE_WORD_LEN`` or more
+# letters (at least ``_TITLE_MIN_WORDS`` of them, ALL-CAPS words aside) are capitalised, and at
+# least TITLE_ORDINARY of those are usually written in lower case. Short function words are often
+# left lower case ("Police Clash with Protesters in Portland"). Judged on the text's first
+# TITLE_SAMPLE_CHARS characters: the check runs on every article.
 TITLE_ABOVE = 0.9
 TITLE_ORDINARY = 0.4
+TITLE_SAMPLE_CHARS = 1000
 _TITLE_WORD_LEN = 4
 _TITLE_MIN_WORDS = 3
 CAPITALISE_UNSEEN = True
@@ -94,7 +98,7 @@ def headline_words(text: str) -> list[str] | None:
 def _is_title(text: str) -> bool:
     """Headline style: ``headline_words`` and many of them words usually written in lower case; a
     results table or a list of names is capitalised too, but its words are names."""
-    words = headline_words(text)
+    words = headline_words(text[:TITLE_SAMPLE_CHARS])
     if words is None:
         return False
     table = _table()
@@ -104,11 +108,8 @@ def _is_title(text: str) -> bool:
 
 def case_of(text: str) -> str:
     """ "lower", "upper" or "mixed" (too few letters to tell: "mixed")."""
-    letters = upper = 0
-    for ch in text:
-        if ch.isalpha():
-            letters += 1
-            upper += ch.isupper()
+    letters = sum(map(str.isalpha, text))
+    upper = sum(map(str.isupper, text))
     if letters < _MIN_LETTERS:
         return "mixed"
     share = upper / letters
