@@ -41,7 +41,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gzip  # noqa: E402
-import re  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -129,13 +128,13 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
-
-
 def headline_style(text: str) -> str:
-    """Every lower-case word capitalised, names and acronyms kept ("Police Clash With Protesters In
-    Portland"): how many feeds write headlines, and some write whole items."""
-    return _WORD.sub(lambda m: m.group(0)[:1].upper() + m.group(0)[1:] if m.group(0).islower() else m.group(0), text)
+    """Every lower-case word (``pipeline.truecase``'s words) capitalised, names and acronyms kept
+    ("Police Clash With Protesters In Portland"): how many feeds write headlines, and some write
+    whole items."""
+    from pipeline.truecase import _TOKEN
+
+    return _TOKEN.sub(lambda m: m.group(0)[:1].upper() + m.group(0)[1:] if m.group(0).islower() else m.group(0), text)
 
 
 CASES = {"cased": lambda t: t, "lower": str.lower, "upper": str.upper, "title": headline_style}
