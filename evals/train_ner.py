@@ -415,7 +415,7 @@ def build_truecase(lines, path: Path, known: set[str] | frozenset[str] = frozens
     import gzip
     from collections import Counter
 
-    from pipeline.truecase import _TOKEN, MIN_COUNT, MIN_SHARE, case_of, headline_words
+    from pipeline.truecase import _TOKEN, case_of, headline_words, holds
 
     words: dict[str, Counter[str]] = {}
     pairs: dict[str, Counter[str]] = {}
@@ -440,7 +440,7 @@ def build_truecase(lines, path: Path, known: set[str] | frozenset[str] = frozens
             out.append(f"{word}\n")
             continue
         form, n, total = _usual(words[word])
-        if form != word and n >= MIN_SHARE * total and total >= MIN_COUNT:
+        if form != word and holds(n, total):
             usual[word] = form
         out.append(f"{word}\t{form}\t{n}\t{total}\n" if form != word else f"{word}\n")
     out += [f"{word}\n" for word in sorted(set(known) - words.keys())]

@@ -63,6 +63,11 @@ class CaseTable(NamedTuple):
     seen: frozenset[str]
 
 
+def holds(count: int, total: int) -> bool:
+    """Whether a word's usual form (seen ``count`` of its ``total`` times) is the one to write."""
+    return count >= MIN_SHARE * total and total >= MIN_COUNT
+
+
 @lru_cache(maxsize=1)
 def _table() -> CaseTable:
     """The case table: lines ``word``, or ``word<TAB>form<TAB>count of form<TAB>count of word``; a
@@ -79,7 +84,7 @@ def _table() -> CaseTable:
                 pairs[word] = rest[0]
                 continue
             seen.add(word)
-            if rest and int(rest[1]) >= MIN_SHARE * int(rest[2]) and int(rest[2]) >= MIN_COUNT:
+            if rest and holds(int(rest[1]), int(rest[2])):
                 forms[word] = rest[0]
     register("entities", "truecase", TABLE)
     return CaseTable(forms, pairs, frozenset(seen))
