@@ -8,18 +8,19 @@ is cut to ``preview_bytes`` (``settings.deadletter_preview_bytes``) and the exac
 kept only for originals up to ``b64_max_bytes`` (``settings.max_article_bytes``): anything bigger
 was refused for its size and the reason says how big it was.
 
-``guarded`` is the one place where a stage turns bytes into a result or a dead letter; the Faust
-agents (``agents.stages.run_stage``) and the offline hostile-input tests both call it, so the
-tests exercise the exact parse and limit logic of the worker.
+``guarded`` (one message) and ``guarded_batch`` (several, the step run once over them) are the one
+place where a stage turns bytes into a result or a dead letter; the Faust agents
+(``agents.stages.run_stage``) and the offline hostile-input tests both call them, so the tests
+exercise the exact parse and limit logic of the worker.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from schemas import DeadLetter
 
@@ -125,6 +126,43 @@ def guarded(
         return Outcome(data=finish(step(parse(check_input(value, limits))), limits))
     except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered, never lost
         return Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+
+
+def guarded_batch(
+    stage: str,
+    messages: Sequence[tuple[bytes | None, bytes | None]],
+    parse: Callable[[bytes], Any],
+    step: Callable[[Any], Any],
+    batch_step: Callable[[list[Any]], Sequence[Any]],
+    limits: Limits,
+) -> list[Outcome]:
+    """``guarded`` over ``(key, value)`` messages, the step run once over all that parse. If the
+    batch step fails, each message is stepped alone, so the error lands on the message that
+    caused it and the others go through."""
+    outcomes: list[Outcome | None] = [None] * len(messages)
+    parsed: dict[int, Any] = {}
+    for i, (key, value) in enumerate(messages):
+        try:
+            parsed[i] = parse(check_input(value, limits))
+        except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered, never lost
+            outcomes[i] = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+    try:
+        results = dict(zip(parsed, batch_step(list(parsed.values())), strict=True))
+    except Exception:  # noqa: BLE001 - one at a time below says which message it was
+        results = {}
+        for i, item in parsed.items():
+            key, value = messages[i]
+            try:
+                results[i] = step(item)
+            except Exception as exc:  # noqa: BLE001
+                outcomes[i] = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+    for i, result in results.items():
+        key, value = messages[i]
+        try:
+            outcomes[i] = Outcome(data=finish(result, limits))
+        except Exception as exc:  # noqa: BLE001
+            outcomes[i] = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
+    return cast(list[Outcome], outcomes)  # every message has its outcome by now
 
 
 def letter_for(stage: str, key: bytes | None, value: bytes | None, exc: BaseException, limits: Limits) -> DeadLetter:

@@ -9,14 +9,15 @@ whole budget.
 
 ``CrashGuard``: a message that kills the worker process itself (the kernel's OOM killer, a crash in
 native code) cannot be caught by any ``except``. Before a stage processes a message it writes the
-message's key to ``data_dir/crashguard/inflight-<stage>`` and removes it when done; a process that
-starts and finds such a file knows the previous one died on that message and adds one to its crash
-count (``crashes.json``). When the count reaches ``poison_crash_limit`` the message is
-dead-lettered instead of processed and the partition moves on. Counting by key rather than offset
-also catches the copies of the same article that at-least-once redelivery puts on the next topic
-at new offsets. The count lives in the worker's data folder: a worker restarted on its own
-folder (a restart policy, a StatefulSet) sees it; a different worker that takes the partition
-over starts counting from zero, so the number of crashes is bounded by the limit per worker.
+message's key (hex; several for a batch) to ``data_dir/crashguard/inflight-<stage>`` and removes it
+when done; a process that starts and finds such a file knows the previous one died on that message
+and adds one to its crash count (``crashes.json``). When the count reaches ``poison_crash_limit``
+the message is dead-lettered instead of processed and the partition moves on. Counting by key
+rather than offset also catches the copies of the same article that at-least-once redelivery puts
+on the next topic at new offsets. The count lives in the worker's data folder: a worker restarted
+on its own folder (a restart policy, a StatefulSet) sees it; a different worker that takes the
+partition over starts counting from zero, so the number of crashes is bounded by the limit per
+worker.
 
 A process death counts against every stage's in-flight message, and the stages run side by side:
 a clean step that happened to be running when the entity step of a poison article killed the
@@ -123,10 +124,11 @@ class CrashGuard:
         self.counts: dict[str, int] = {}
         with contextlib.suppress(OSError, orjson.JSONDecodeError):
             self.counts = dict(orjson.loads(self.counts_path.read_bytes()))
-        died_on = []
+        died_on: list[str] = []
         for f in self.folder.glob("inflight-*"):
             with contextlib.suppress(OSError):
-                died_on.append(f"{f.name.removeprefix('inflight-')} {f.read_bytes().hex()}")
+                stage = f.name.removeprefix("inflight-")
+                died_on.extend(f"{stage} {hexkey}" for hexkey in f.read_text("ascii").split())
                 f.unlink()
         for name in died_on:
             self.counts[name] = self.counts.get(name, 0) + 1
@@ -151,15 +153,18 @@ class CrashGuard:
             f"(killed: out of memory or a native crash); poison_crash_limit={self.limit}, not processed again"
         )
 
-    def begin(self, stage: str, key: bytes) -> None:
-        (self.folder / f"inflight-{stage}").write_bytes(key)
+    def begin(self, stage: str, *keys: bytes) -> None:
+        """``stage`` starts on these messages (several when it runs a batch: a death then counts
+        against each, and each runs alone, as a suspect, from then on)."""
+        (self.folder / f"inflight-{stage}").write_text("\n".join(key.hex() for key in keys), "ascii")
 
-    def done(self, stage: str, key: bytes, forget: bool = True) -> None:
-        """The message is finished; ``forget`` its crash count (keep it for a dead-lettered poison
-        message, so its copies at later offsets are dead-lettered too)."""
+    def done(self, stage: str, *keys: bytes, forget: bool = True) -> None:
+        """The messages are finished; ``forget`` their crash counts (keep them for a dead-lettered
+        poison message, so its copies at later offsets are dead-lettered too)."""
         with contextlib.suppress(FileNotFoundError):
             (self.folder / f"inflight-{stage}").unlink()
-        if forget and self.counts and self.counts.pop(self._name(stage, key), None) is not None:
+        forgot = [self.counts.pop(self._name(stage, key), None) for key in keys] if forget and self.counts else []
+        if any(n is not None for n in forgot):
             self._save()
 
     def _save(self) -> None:

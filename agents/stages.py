@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from agents import metrics
 from agents.batch_files import valid_line
-from agents.deadletter import Outcome, TooLarge, guarded, letter_for, limits_for
+from agents.deadletter import Outcome, TooLarge, guarded, guarded_batch, letter_for, limits_for
 from agents.delivery import Delivery
 from agents.faust_fixes import withhold_ack
 from agents.guard import OffLoop, StageTimeout, crash_guard
@@ -40,6 +40,11 @@ class Stage:
     parse: Callable[[bytes], BaseModel]
     step: Callable[[Any], BaseModel]
     out: faust.TopicT
+    # The step over several messages at once (the entities tagger is faster on a batch), run on up
+    # to ``batch_size`` messages that arrive within ``batch_seconds``; None: one at a time.
+    batch_step: Callable[[list[Any]], Sequence[BaseModel]] | None = None
+    batch_size: int = 1
+    batch_seconds: float = 0.05
 
 
 def source_header(stage: str, event: faust.EventT) -> dict[str, bytes]:
@@ -60,6 +65,8 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
     worker process died on ``poison_crash_limit`` times is dead-lettered (``agents.guard.CrashGuard``).
     Sends are retried while Kafka is unreachable rather than dead-lettered. An article in a stage
     when the worker stops keeps its offset uncommitted (``agents.faust_fixes.withhold_ack``).
+    A stage with a ``batch_step`` takes the messages that arrive together and steps them in one
+    call (``guarded_batch``); each message still gets its own result or dead letter.
     """
     name = stage.name
     limits = limits_for(settings, name)
@@ -67,33 +74,11 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
     off_loop = off_loop if name in THREAD_SAFE_STAGES else None
     crashes = crash_guard(settings.data_dir / "crashguard", settings.poison_crash_limit)
 
-    async def process(event: faust.EventT) -> None:
+    def guard_key(event: faust.EventT) -> bytes:
+        return event.key or f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
+
+    async def emit(event: faust.EventT, outcome: Outcome, started: float) -> None:
         key, value = event.key, event.value
-        started = time.perf_counter()
-        guard_key = key or f"{event.message.topic}:{event.message.partition}:{event.message.offset}".encode()
-        poisoned = crashes.poisoned(name, guard_key) if crashes else None
-        if poisoned is not None:
-            letter = letter_for(name, key, value, poisoned, limits)
-            await delivery.dead_letter(name, key, Outcome(error=poisoned, letter=letter))
-            crashes.done(name, guard_key, forget=False)  # type: ignore[union-attr]
-            return
-        suspect = bool(crashes and crashes.crashes(name, guard_key))
-        async with crashes.isolation.step(suspect) if crashes else contextlib.nullcontext():
-            if crashes:
-                crashes.begin(name, guard_key)
-            if off_loop is not None:
-                try:
-                    outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
-                except StageTimeout as exc:
-                    outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
-                except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
-                    if crashes:
-                        crashes.done(name, guard_key, forget=False)
-                    raise
-            else:
-                outcome = guarded(name, key, value, stage.parse, stage.step, limits)
-            if crashes:
-                crashes.done(name, guard_key)
         if outcome.data is not None and len(key or b"") + len(outcome.data) > limits.max_out:
             too_large = TooLarge(f"key of {len(key or b'')} bytes plus result exceed {limits.max_out} bytes")
             outcome = Outcome(error=too_large, letter=letter_for(name, key, value, too_large, limits))
@@ -103,6 +88,82 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
         await delivery.send(stage.out, key, outcome.data, name, headers=source_header(name, event))
         metrics.PROCESSED.labels(name).inc()
         metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
+
+    async def process(event: faust.EventT) -> None:
+        key, value = event.key, event.value
+        started = time.perf_counter()
+        gkey = guard_key(event)
+        poisoned = crashes.poisoned(name, gkey) if crashes else None
+        if poisoned is not None:
+            letter = letter_for(name, key, value, poisoned, limits)
+            await delivery.dead_letter(name, key, Outcome(error=poisoned, letter=letter))
+            crashes.done(name, gkey, forget=False)  # type: ignore[union-attr]
+            return
+        suspect = bool(crashes and crashes.crashes(name, gkey))
+        async with crashes.isolation.step(suspect) if crashes else contextlib.nullcontext():
+            if crashes:
+                crashes.begin(name, gkey)
+            if off_loop is not None:
+                try:
+                    outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
+                except StageTimeout as exc:
+                    outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
+                except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
+                    if crashes:
+                        crashes.done(name, gkey, forget=False)
+                    raise
+            else:
+                outcome = guarded(name, key, value, stage.parse, stage.step, limits)
+            if crashes:
+                crashes.done(name, gkey)
+        await emit(event, outcome, started)
+
+    async def process_batch(events: list[faust.EventT], batch_step: Callable[[list[Any]], Sequence[Any]]) -> None:
+        """Several messages through one step call. A batch holding a message the worker died on
+        before runs one message at a time (so the guard can tell which one kills it); so does one
+        that ran past the budget (so only the slow message is dead-lettered)."""
+        if len(events) == 1 or (crashes and any(crashes.crashes(name, guard_key(ev)) for ev in events)):
+            for event in events:
+                await process(event)
+            return
+        started = time.perf_counter()
+        keys = [guard_key(ev) for ev in events]
+        messages = [(ev.key, ev.value) for ev in events]
+        outcomes: list[Outcome] | None
+        async with crashes.isolation.step(False) if crashes else contextlib.nullcontext():
+            if crashes:
+                crashes.begin(name, *keys)
+            args = (name, messages, stage.parse, stage.step, batch_step, limits)
+            if off_loop is not None:
+                try:
+                    outcomes = await off_loop.run(guarded_batch, *args)
+                except StageTimeout:
+                    outcomes = None
+                except asyncio.CancelledError:
+                    if crashes:
+                        crashes.done(name, *keys, forget=False)
+                    raise
+            else:
+                outcomes = guarded_batch(*args)
+            if crashes:
+                crashes.done(name, *keys)
+        if outcomes is None:
+            for event in events:
+                await process(event)
+            return
+        for event, outcome in zip(events, outcomes, strict=True):
+            await emit(event, outcome, started)
+
+    if stage.batch_step is not None and stage.batch_size > 1:
+        batches = stream.take_events(stage.batch_size, within=stage.batch_seconds)  # type: ignore[attr-defined]
+        async for events in batches:
+            try:
+                await process_batch(events, stage.batch_step)
+            except asyncio.CancelledError:  # stopping mid-batch: what did not come out is read again
+                for ev in events:
+                    withhold_ack(ev.app.consumer, ev.message)
+                raise
+        return
 
     async for event in stream.events():
         try:

@@ -35,7 +35,7 @@ from agents.sink import FileSink
 from agents.stages import Stage, run_sink, run_stage
 from agents.stall import StallWatch
 from pipeline.dedup import DEFAULT as DEDUP_DEFAULT
-from pipeline.enrich import classify_step, clean_step, entities_step
+from pipeline.enrich import classify_step, clean_step, entities_batch_step, entities_step
 from schemas import ClassifiedArticle, CleanedArticle, RawArticle, TaggedArticle
 
 if TYPE_CHECKING:  # the settings object is passed in; agents never build one
@@ -71,6 +71,9 @@ def build_app(settings: Settings) -> faust.App:
                 CleanedArticle.from_bytes,
                 functools.partial(entities_step, mode=settings.entity_mode),
                 tagged,
+                batch_step=functools.partial(entities_batch_step, mode=settings.entity_mode),
+                batch_size=settings.entity_batch,
+                batch_seconds=settings.entity_batch_seconds,
             ),
         ),
         (tagged, Stage("classify", TaggedArticle.from_bytes, classify_step, classified)),

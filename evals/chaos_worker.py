@@ -7,7 +7,8 @@ An article whose id contains the stall marker makes the entity step block its th
 ``--stall-seconds`` (``time.sleep``: what a CPU-bound step does to whatever thread runs it). One
 whose id contains the poison marker kills the whole process with SIGKILL, every time it is
 processed, as a stage that exhausts memory would get killed by the kernel. Everything else is the
-unchanged worker: the patch wraps ``pipeline.enrich.entities_step`` before the agents import it.
+unchanged worker: the patch wraps ``pipeline.enrich.entities_step`` and ``entities_batch_step``
+before the agents import them.
 ``--drop-once TOPIC:PARTITION:OFFSET`` makes Faust's conductor swallow that record of the stage
 topic ending in ``.TOPIC`` the first time it is fetched, as Faust itself sometimes does around a
 start or a rebalance: it never reaches its agent and is never acknowledged.
@@ -27,16 +28,25 @@ from typing import Any
 def install(stall_marker: str | None, stall_seconds: float, poison_marker: str | None) -> None:
     import pipeline.enrich as enrich
 
-    real = enrich.entities_step
+    real, real_batch = enrich.entities_step, enrich.entities_batch_step
 
-    def faulty(article: Any, *args: Any, **kwargs: Any) -> Any:
+    def fault(article: Any) -> None:
         if poison_marker and poison_marker in article.id:
             os.kill(os.getpid(), signal.SIGKILL)
         if stall_marker and stall_marker in article.id:
             time.sleep(stall_seconds)
+
+    def faulty(article: Any, *args: Any, **kwargs: Any) -> Any:
+        fault(article)
         return real(article, *args, **kwargs)
 
+    def faulty_batch(articles: Any, *args: Any, **kwargs: Any) -> Any:
+        for article in articles:
+            fault(article)
+        return real_batch(articles, *args, **kwargs)
+
     enrich.entities_step = faulty  # type: ignore[assignment]
+    enrich.entities_batch_step = faulty_batch  # type: ignore[assignment]
 
 
 def drop_once(spec: str) -> None:

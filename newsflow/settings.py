@@ -66,6 +66,17 @@ class Settings(BaseSettings):
         description="run clean/entities/classify off the event loop in a thread per stage, so a long step "
         "never stalls heartbeats and commits (off: in the loop, no time budget)",
     )
+    entity_batch: int = Field(
+        32,
+        ge=1,
+        description="articles the entities agent tags together at most (the tagger is faster on a batch); "
+        "1: one at a time (agents.stages.run_stage)",
+    )
+    entity_batch_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="how long the entities agent waits for a batch to fill before tagging what it has",
+    )
     poison_crash_limit: int = Field(
         3,
         ge=0,

@@ -6,6 +6,7 @@ process for ``newsflow enrich`` (offline mode), so offline and streaming share e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -14,7 +15,7 @@ from pipeline.classify import abstain_reason, classify
 from pipeline.clean import clean
 from pipeline.country_prior import country_prior
 from pipeline.dedup import DedupIndex, fingerprint
-from pipeline.entities import DEFAULT_MODE, EntityResult, extract
+from pipeline.entities import DEFAULT_MODE, EntityResult, extract_batch
 from pipeline.entities import load as load_entities
 from pipeline.event_location import locate
 from pipeline.model_registry import loaded
@@ -50,12 +51,22 @@ def clean_step(raw: RawArticle) -> CleanedArticle:
 def entities_step(article: CleanedArticle, mode: str | None = None) -> TaggedArticle:
     """``mode`` is ``settings.entity_mode`` ("balanced", "accurate" or "fast"; README "Entities"). A language the
     stage has no model for gives no entities and an abstention saying so."""
-    result = extract(article.text, mode=mode, language=article.language)
-    tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
-    tagged.models = [*article.models, *result.models]
-    if result.abstention:
-        tagged.abstentions = [*article.abstentions, Abstention(stage="entities", reason=result.abstention)]
-    return tagged
+    return entities_batch_step([article], mode)[0]
+
+
+def entities_batch_step(articles: Sequence[CleanedArticle], mode: str | None = None) -> list[TaggedArticle]:
+    """``entities_step`` over several articles, the tagger batched across them (what the entities
+    agent does with the messages it takes together): the same records as one at a time, with the
+    tagger's per-call overhead shared."""
+    results = extract_batch([a.text for a in articles], mode=mode, languages=[a.language for a in articles])
+    out = []
+    for article, result in zip(articles, results, strict=True):
+        tagged = TaggedArticle(**article.model_dump(), entities=result.mentions, entity_index=result.index)
+        tagged.models = [*article.models, *result.models]
+        if result.abstention:
+            tagged.abstentions = [*article.abstentions, Abstention(stage="entities", reason=result.abstention)]
+        out.append(tagged)
+    return out
 
 
 def classify_step(article: TaggedArticle) -> ClassifiedArticle:

@@ -60,11 +60,11 @@ def test_errors_of_the_step_come_through() -> None:
         asyncio.run(main())
 
 
-def _die_while(folder: Path, stage: str, key: bytes) -> None:
-    """A child process that begins ``key`` and is killed by SIGKILL before it is done."""
+def _die_while(folder: Path, stage: str, *keys: bytes) -> None:
+    """A child process that begins ``keys`` and is killed by SIGKILL before it is done."""
     code = (
         "import os, signal, sys; from pathlib import Path; from agents.guard import CrashGuard; "
-        f"g = CrashGuard(Path({str(folder)!r}), 2); g.begin({stage!r}, {key!r}); os.kill(os.getpid(), signal.SIGKILL)"
+        f"g = CrashGuard(Path({str(folder)!r}), 2); g.begin({stage!r}, *{keys!r}); os.kill(os.getpid(), signal.SIGKILL)"
     )
     root = str(Path(__file__).resolve().parents[1])
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": root}, cwd=root)
@@ -136,3 +136,17 @@ def test_a_suspect_runs_alone():
         return log
 
     assert asyncio.run(main()) == ["a start", "a end", "suspect start", "suspect end", "b start", "b end"]
+
+
+def test_a_death_during_a_batch_counts_against_each_of_its_messages(tmp_path: Path) -> None:
+    """Each message of the batch becomes a suspect (and is then stepped alone); one that finishes
+    on its own is forgotten, the others keep their count."""
+    folder = tmp_path / "crashguard"
+    keys = (b"a", b"\n", b"\x00\xff binary key")
+    _die_while(folder, "entities", *keys)
+    g = CrashGuard(folder, 2)
+    assert [g.crashes("entities", k) for k in keys] == [1, 1, 1]
+    assert g.crashes("entities", b"other") == 0 and g.crashes("clean", b"a") == 0
+    g.begin("entities", b"a")
+    g.done("entities", b"a")
+    assert [CrashGuard(folder, 2).crashes("entities", k) for k in keys] == [0, 1, 1]
