@@ -44,7 +44,7 @@ class Stage:
     # to ``batch_size`` messages that arrive within ``batch_seconds``; None: one at a time.
     batch_step: Callable[[list[Any]], Sequence[BaseModel]] | None = None
     batch_size: int = 1
-    batch_seconds: float = 0.05
+    batch_seconds: float = 0.01
 
 
 def source_header(stage: str, event: faust.EventT) -> dict[str, bytes]:

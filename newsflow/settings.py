@@ -67,15 +67,16 @@ class Settings(BaseSettings):
         "never stalls heartbeats and commits (off: in the loop, no time budget)",
     )
     entity_batch: int = Field(
-        32,
+        16,
         ge=1,
         description="articles the entities agent tags together at most (the tagger is faster on a batch); "
         "1: one at a time (agents.stages.run_stage)",
     )
     entity_batch_seconds: float = Field(
-        0.05,
+        0.01,
         gt=0,
-        description="how long the entities agent waits for a batch to fill before tagging what it has",
+        description="how long the entities agent waits for a batch to fill before tagging what it has (under "
+        "load the batch is full at once: messages queue while the previous batch is tagged)",
     )
     poison_crash_limit: int = Field(
         3,
