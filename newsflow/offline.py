@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,23 +37,34 @@ class OfflineStats:
 def enrich_iter(
     items: Iterable[RawArticle | Unreadable], stats: OfflineStats | None = None, enricher: Enricher | None = None
 ) -> Iterable[EnrichedArticle]:
-    enricher = enricher or Enricher(entity_mode=get_settings().entity_mode)
+    """Enriched articles in input order, ``settings.entity_batch`` at a time (the tagger is faster
+    on a batch, as in the entities agent)."""
+    settings = get_settings()
+    enricher = enricher or Enricher(entity_mode=settings.entity_mode)
     stats = stats or OfflineStats()
-    for item in items:
-        if isinstance(item, Unreadable):
-            stats.rejected += 1
-            print(f"rejected {item.where}: {type(item.error).__name__}: {item.error}", file=sys.stderr)
-            continue
-        try:
-            out = enricher(item)
-        except ModelMissingError:
-            raise  # every later article would fail the same way: stop, naming the missing file
-        except Exception as exc:  # noqa: BLE001 - reported with its reason, the batch goes on
-            stats.rejected += 1
-            print(f"rejected {item.id}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            continue
-        stats.written += 1
-        yield out
+    for chunk in _chunks(items, settings.entity_batch):
+        raws = [item for item in chunk if not isinstance(item, Unreadable)]
+        results = iter(enricher.batch(raws))
+        for item in chunk:
+            if isinstance(item, Unreadable):
+                stats.rejected += 1
+                print(f"rejected {item.where}: {type(item.error).__name__}: {item.error}", file=sys.stderr)
+                continue
+            out = next(results)
+            if isinstance(out, ModelMissingError):
+                raise out  # every later article would fail the same way: stop, naming the missing file
+            if isinstance(out, Exception):  # reported with its reason, the batch goes on
+                stats.rejected += 1
+                print(f"rejected {item.id}: {type(out).__name__}: {out}", file=sys.stderr)
+                continue
+            stats.written += 1
+            yield out
+
+
+def _chunks(items: Iterable[RawArticle | Unreadable], n: int) -> Iterator[list[RawArticle | Unreadable]]:
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
 
 
 def enrich_files(paths: list[Path], output: Path, progress: bool = True) -> OfflineStats:

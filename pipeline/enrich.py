@@ -108,6 +108,38 @@ class Enricher:
     def __call__(self, raw: RawArticle) -> EnrichedArticle:
         return dedup_step(classify_step(entities_step(clean_step(raw), self.entity_mode)), self.dedup)
 
+    def batch(self, raws: Sequence[RawArticle]) -> list[EnrichedArticle | Exception]:
+        """``self(raw)`` for each, in order, with the tagger batched across them (as the entities
+        agent batches); an article a stage rejects gets its exception instead, the others go on."""
+        done: dict[int, EnrichedArticle | Exception] = {}
+        cleaned: dict[int, CleanedArticle] = {}
+        for i, raw in enumerate(raws):
+            try:
+                cleaned[i] = clean_step(raw)
+            except Exception as exc:  # noqa: BLE001 - the caller reports it with the article
+                done[i] = exc
+        for i, tagged in self._tag(cleaned).items():
+            try:
+                done[i] = tagged if isinstance(tagged, Exception) else dedup_step(classify_step(tagged), self.dedup)
+            except Exception as exc:  # noqa: BLE001
+                done[i] = exc
+        return [done[i] for i in range(len(raws))]
+
+    def _tag(self, cleaned: dict[int, CleanedArticle]) -> dict[int, TaggedArticle | Exception]:
+        """One tagger call over all; if it fails, one article at a time, so the error lands on the
+        article that caused it."""
+        try:
+            batch = entities_batch_step(list(cleaned.values()), self.entity_mode)
+            return dict(zip(cleaned, batch, strict=True))
+        except Exception:  # noqa: BLE001
+            out: dict[int, TaggedArticle | Exception] = {}
+            for i, article in cleaned.items():
+                try:
+                    out[i] = entities_step(article, self.entity_mode)
+                except Exception as exc:  # noqa: BLE001
+                    out[i] = exc
+            return out
+
 
 def warm_up(entity_mode: str | None = None) -> None:
     """Load every model and gazetteer once, before a worker takes messages: the first article

@@ -100,3 +100,29 @@ def test_warm_up_freezes_the_loaded_models_out_of_the_collectors_walks() -> None
         assert gc.get_freeze_count() > 200_000
     finally:
         gc.unfreeze()
+
+
+def test_a_batch_enriches_like_one_article_at_a_time(seed_text: str) -> None:
+    """In order, a rejected article in the middle, and a copy after its original within the batch."""
+    from schemas import RawArticle
+
+    seed = from_text(seed_text)
+    raws = [
+        seed,
+        RawArticle(id="empty", body=""),
+        RawArticle(id="apple", title="Apple profit", body="Apple reported record profit as iPhone sales rose in China."),
+        seed.model_copy(update={"id": "copy-1", "url": "https://mirror.example/x"}),
+    ]
+    batched = Enricher().batch(raws)
+    one, alone = Enricher(), []
+    for raw in raws:
+        try:
+            alone.append(one(raw))
+        except ValueError as exc:
+            alone.append(exc)
+    assert isinstance(batched[1], ValueError) and str(batched[1]) == str(alone[1])
+    for b, a in zip(batched, alone, strict=True):
+        if not isinstance(b, Exception):
+            assert not isinstance(a, Exception)
+            assert b.model_dump(exclude={"processed_at"}) == a.model_dump(exclude={"processed_at"})
+    assert batched[3].dedup.status == "duplicate"  # type: ignore[union-attr]
