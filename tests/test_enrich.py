@@ -110,7 +110,7 @@ def test_a_batch_enriches_like_one_article_at_a_time(seed_text: str) -> None:
     raws = [
         seed,
         RawArticle(id="empty", body=""),
-        RawArticle(id="apple", title="Apple profit", body="Apple reported record profit as iPhone sales rose in China."),
+        RawArticle(id="apple", title="Apple", body="Apple reported record profit as iPhone sales rose in China."),
         seed.model_copy(update={"id": "copy-1", "url": "https://mirror.example/x"}),
     ]
     batched = Enricher().batch(raws)
