@@ -119,13 +119,9 @@ def mean3(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
 
 
 def gold_language(text: str) -> str:
-    from langdetect import DetectorFactory, detect
+    import py3langid
 
-    DetectorFactory.seed = 0
-    try:
-        return str(detect(text[:2000]))
-    except Exception:
-        return "??"
+    return str(py3langid.classify(text[:2000])[0]) if text.strip() else "??"
 
 
 def _norm_title(text: str | None) -> str:
