@@ -346,3 +346,22 @@ def test_long_tagged_spans_are_not_names():
     text = "BREAKING NEWS " * 400
     for mode in ("balanced", "accurate", "fast"):
         assert all(m.end - m.start <= MAX_NAME_CHARS for m in extract(text, mode=mode).mentions)
+
+
+def test_the_tagger_runs_on_numpy_blas_with_the_entities_of_the_default_ops(seed_text: str) -> None:
+    """``pipeline.entities._blas``: loaded with numpy's BLAS instead of thinc's blis, for speed only."""
+    import spacy
+
+    from pipeline import entities as E
+
+    nlp = E._nlp("balanced")
+    assert nlp.get_pipe("ner").model.ops.use_blis is False
+    default = spacy.load(E.MODEL_DIRS["balanced"])
+    assert default.get_pipe("ner").model.ops.use_blis is True
+    default.tokenizer = nlp.tokenizer
+    texts = [seed_text, seed_text.lower(), "Angela Merkel met Emmanuel Macron in Berlin on Monday, Reuters said."]
+    for ours, theirs in zip(nlp.pipe(texts), default.pipe(texts), strict=True):
+        assert [(e.start_char, e.end_char, e.label_) for e in ours.ents] == [
+            (e.start_char, e.end_char, e.label_) for e in theirs.ents
+        ]
+        assert ours.ents
