@@ -153,3 +153,8 @@ def warm_up(entity_mode: str | None = None) -> None:
     # the garbage collector's full passes no longer walk them for every few thousand articles.
     gc.collect()
     gc.freeze()
+    # One BLAS thread per process: a worker scales by processes (and its stages by threads), and
+    # BLAS threads spinning beside them only compete for the same cores.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
