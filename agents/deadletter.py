@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from pipeline.enrich import batch_or_each
 from schemas import DeadLetter
 
 if TYPE_CHECKING:  # the settings object is passed in; agents never build one
@@ -146,18 +147,12 @@ def guarded_batch(
             parsed[i] = parse(check_input(value, limits))
         except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered, never lost
             outcomes[i] = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
-    try:
-        results = dict(zip(parsed, batch_step(list(parsed.values())), strict=True))
-    except Exception:  # noqa: BLE001 - one at a time below says which message it was
-        results = {}
-        for i, item in parsed.items():
-            key, value = messages[i]
-            try:
-                results[i] = step(item)
-            except Exception as exc:  # noqa: BLE001
-                outcomes[i] = Outcome(error=exc, letter=letter_for(stage, key, value, exc, limits))
-    for i, result in results.items():
+    results = batch_or_each(batch_step, step, list(parsed.values()))
+    for i, result in zip(parsed, results, strict=True):
         key, value = messages[i]
+        if isinstance(result, Exception):
+            outcomes[i] = Outcome(error=result, letter=letter_for(stage, key, value, result, limits))
+            continue
         try:
             outcomes[i] = Outcome(data=finish(result, limits))
         except Exception as exc:  # noqa: BLE001

@@ -7,9 +7,10 @@ process for ``newsflow enrich`` (offline mode), so offline and streaming share e
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from pipeline import __version__
 from pipeline.classify import abstain_reason, classify
@@ -29,6 +30,9 @@ from schemas import (
     RawArticle,
     TaggedArticle,
 )
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def clean_step(raw: RawArticle) -> CleanedArticle:
@@ -126,19 +130,31 @@ class Enricher:
         return [done[i] for i in range(len(raws))]
 
     def _tag(self, cleaned: dict[int, CleanedArticle]) -> dict[int, TaggedArticle | Exception]:
-        """One tagger call over all; if it fails, one article at a time, so the error lands on the
-        article that caused it."""
-        try:
-            batch = entities_batch_step(list(cleaned.values()), self.entity_mode)
-            return dict(zip(cleaned, batch, strict=True))
-        except Exception:  # noqa: BLE001
-            out: dict[int, TaggedArticle | Exception] = {}
-            for i, article in cleaned.items():
-                try:
-                    out[i] = entities_step(article, self.entity_mode)
-                except Exception as exc:  # noqa: BLE001
-                    out[i] = exc
-            return out
+        mode = self.entity_mode
+        tagged = batch_or_each(
+            lambda items: entities_batch_step(items, mode), lambda item: entities_step(item, mode), [*cleaned.values()]
+        )
+        return dict(zip(cleaned, tagged, strict=True))
+
+
+def batch_or_each(
+    batch_step: Callable[[list[T]], Sequence[R]], step: Callable[[T], R], items: list[T]
+) -> list[R | Exception]:
+    """``batch_step(items)``, one result per item; if it fails, ``step`` on each item alone, so an
+    error lands on the item that caused it (its exception in its place) and the others go on."""
+    try:
+        results = list(batch_step(items))
+        if len(results) != len(items):
+            raise ValueError(f"batch step gave {len(results)} results for {len(items)} items")
+        return list(results)
+    except Exception:  # noqa: BLE001 - one at a time below says which item it was
+        out: list[R | Exception] = []
+        for item in items:
+            try:
+                out.append(step(item))
+            except Exception as exc:  # noqa: BLE001
+                out.append(exc)
+        return out
 
 
 def warm_up(entity_mode: str | None = None) -> None:

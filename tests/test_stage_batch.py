@@ -73,3 +73,11 @@ def test_a_failing_batch_step_is_retried_one_message_at_a_time(seed_text: str) -
     assert calls == [4]
     assert [o.data is not None for o in out] == [True, True, False, True]
     assert out[2].letter is not None and "this one is bad" in out[2].letter.error
+
+
+def test_a_batch_step_that_loses_results_is_not_trusted() -> None:
+    """Fewer results than items cannot be matched to their messages: each item is stepped alone."""
+    from pipeline.enrich import batch_or_each
+
+    out = batch_or_each(lambda items: items[:-1], lambda item: item * 10, [1, 2, 3])
+    assert out == [10, 20, 30]
