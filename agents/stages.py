@@ -89,6 +89,24 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
         metrics.PROCESSED.labels(name).inc()
         metrics.LATENCY.labels(name).observe(time.perf_counter() - started)
 
+    async def run_guarded(keys: list[bytes], suspect: bool, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` with ``keys`` noted in flight (``CrashGuard``), off the loop when the stage
+        runs in its thread; a step past its budget gives its ``StageTimeout`` as the result."""
+        async with crashes.isolation.step(suspect) if crashes else contextlib.nullcontext():
+            if crashes:
+                crashes.begin(name, *keys)
+            try:
+                result = await off_loop.run(fn, *args) if off_loop is not None else fn(*args)
+            except StageTimeout as exc:
+                result = exc
+            except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
+                if crashes:
+                    crashes.done(name, *keys, forget=False)
+                raise
+            if crashes:
+                crashes.done(name, *keys)
+        return result
+
     async def process(event: faust.EventT) -> None:
         key, value = event.key, event.value
         started = time.perf_counter()
@@ -100,22 +118,9 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
             crashes.done(name, gkey, forget=False)  # type: ignore[union-attr]
             return
         suspect = bool(crashes and crashes.crashes(name, gkey))
-        async with crashes.isolation.step(suspect) if crashes else contextlib.nullcontext():
-            if crashes:
-                crashes.begin(name, gkey)
-            if off_loop is not None:
-                try:
-                    outcome = await off_loop.run(guarded, name, key, value, stage.parse, stage.step, limits)
-                except StageTimeout as exc:
-                    outcome = Outcome(error=exc, letter=letter_for(name, key, value, exc, limits))
-                except asyncio.CancelledError:  # a clean shutdown or rebalance, not a crash
-                    if crashes:
-                        crashes.done(name, gkey, forget=False)
-                    raise
-            else:
-                outcome = guarded(name, key, value, stage.parse, stage.step, limits)
-            if crashes:
-                crashes.done(name, gkey)
+        outcome = await run_guarded([gkey], suspect, guarded, name, key, value, stage.parse, stage.step, limits)
+        if isinstance(outcome, StageTimeout):
+            outcome = Outcome(error=outcome, letter=letter_for(name, key, value, outcome, limits))
         await emit(event, outcome, started)
 
     async def process_batch(events: list[faust.EventT], batch_step: Callable[[list[Any]], Sequence[Any]]) -> None:
@@ -127,27 +132,12 @@ async def run_stage(stage: Stage, stream: faust.StreamT, settings: Settings, del
                 await process(event)
             return
         started = time.perf_counter()
-        keys = [guard_key(ev) for ev in events]
         messages = [(ev.key, ev.value) for ev in events]
-        outcomes: list[Outcome] | None
-        async with crashes.isolation.step(False) if crashes else contextlib.nullcontext():
-            if crashes:
-                crashes.begin(name, *keys)
-            args = (name, messages, stage.parse, stage.step, batch_step, limits)
-            if off_loop is not None:
-                try:
-                    outcomes = await off_loop.run(guarded_batch, *args)
-                except StageTimeout:
-                    outcomes = None
-                except asyncio.CancelledError:
-                    if crashes:
-                        crashes.done(name, *keys, forget=False)
-                    raise
-            else:
-                outcomes = guarded_batch(*args)
-            if crashes:
-                crashes.done(name, *keys)
-        if outcomes is None:
+        keys = [guard_key(ev) for ev in events]
+        outcomes = await run_guarded(
+            keys, False, guarded_batch, name, messages, stage.parse, stage.step, batch_step, limits
+        )
+        if isinstance(outcomes, StageTimeout):
             for event in events:
                 await process(event)
             return
