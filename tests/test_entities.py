@@ -176,6 +176,7 @@ def test_missing_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch, mo
     missing = tmp_path / "no_model_here"
     monkeypatch.setitem(ent.MODEL_DIRS, mode, missing)
     ent._nlp.cache_clear()
+    ent._tagger.cache_clear()
     try:
         with pytest.raises(ent.NerModelError, match=str(missing)):
             extract("Officials met in Paris.", mode=mode)
@@ -183,6 +184,7 @@ def test_missing_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch, mo
         assert any(m.text == "Paris" for m in extract("Officials met in Paris.", mode="fast").mentions)
     finally:
         ent._nlp.cache_clear()
+        ent._tagger.cache_clear()
 
 
 @pytest.mark.parametrize("mode", ["balanced", "accurate"])
@@ -194,11 +196,13 @@ def test_broken_model_is_a_loud_error_naming_the_path(tmp_path, monkeypatch, mod
     (broken / "config.cfg").write_text("[nlp]\nlang = \n")
     monkeypatch.setitem(ent.MODEL_DIRS, mode, broken)
     ent._nlp.cache_clear()
+    ent._tagger.cache_clear()
     try:
         with pytest.raises(ent.NerModelError, match="cannot be loaded"):
             ent.load(mode)
     finally:
         ent._nlp.cache_clear()
+        ent._tagger.cache_clear()
 
 
 @pytest.mark.parametrize("mode", ["balanced", "accurate", "fast"])
