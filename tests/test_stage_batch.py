@@ -81,3 +81,57 @@ def test_a_batch_step_that_loses_results_is_not_trusted() -> None:
 
     out = batch_or_each(lambda items: items[:-1], lambda item: item * 10, [1, 2, 3])
     assert out == [10, 20, 30]
+
+
+def test_a_batch_past_its_budget_is_rerun_one_message_at_a_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``agents.stages.run_stage``: a batch that runs past ``stage_timeout_seconds`` is abandoned and
+    its messages are stepped alone, each with its own budget, so only the slow one is dead-lettered."""
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    from agents.stages import Stage, run_stage
+
+    class Item:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+    def parse(data: bytes) -> Item:
+        return Item(data)
+
+    def step(item: Item) -> RawArticle:
+        if item.data == b"slow":
+            time.sleep(1.5)
+        return RawArticle(id=item.data.decode(), title="t", body="b")
+
+    batch_calls: list[int] = []
+
+    def batch_step(items: list[Item]) -> list[RawArticle]:
+        batch_calls.append(len(items))
+        return [step(i) for i in items]
+
+    events = [
+        SimpleNamespace(key=k, value=k, headers={}, message=SimpleNamespace(topic="t", partition=0, offset=n))
+        for n, k in enumerate([b"a", b"slow", b"c"])
+    ]
+
+    class Stream:
+        async def take_events(self, n: int, within: float):  # type: ignore[no-untyped-def]
+            yield events
+
+    sent: list[bytes] = []
+    dead: list[tuple[bytes, str]] = []
+
+    class Delivery:
+        async def send(self, topic, key, data, stage, headers=None) -> None:  # type: ignore[no-untyped-def]
+            sent.append(key)
+
+        async def dead_letter(self, stage, key, outcome) -> None:  # type: ignore[no-untyped-def]
+            dead.append((key, str(outcome.error)))
+
+    settings = Settings(data_dir=tmp_path, stage_timeout_seconds=0.6, stage_threads=True)
+    stage = Stage("entities", parse, step, out=None, batch_step=batch_step, batch_size=3)  # type: ignore[arg-type]
+    asyncio.run(run_stage(stage, Stream(), settings, Delivery()))  # type: ignore[arg-type]
+    assert batch_calls == [3]
+    assert sent == [b"a", b"c"]
+    assert [k for k, _ in dead] == [b"slow"] and "budget" in dead[0][1]
