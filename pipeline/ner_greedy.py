@@ -5,10 +5,10 @@ spaCy's NER (``TransitionBasedParser.v2``, ``state_type = "ner"``, greedy, no ex
 scores a token's moves from three precomputed feature rows: the token itself, the open entity's
 first token and the token before (both padding when no entity is open), summed with a bias, a
 maxout, then a linear layer. Its Cython loop steps the documents one token at a time and scores
-every move of every document at each step; that loop was half of the entity stage's cost. Outside
-an entity the features do not depend on earlier decisions, so here the scores of all tokens are
+every move of every document at each step, which makes it the costly part of tagging. Outside an
+entity the features do not depend on earlier decisions, so here the scores of all tokens are
 computed at once; the first token after an entity opens is scored at once too; only tokens deeper
-inside an entity are scored one by one, and only for the two moves possible there.
+inside an entity are scored one by one.
 
 The moves and their validity are those of ``spacy/pipeline/_parser_internals/ner.pyx`` for
 documents without preset entities: ``B-x`` needs a following token that does not start a sentence
