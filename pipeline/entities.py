@@ -257,7 +257,7 @@ def _nlp_language(language: str) -> Any:
     return nlp
 
 
-@lru_cache(maxsize=len(MODEL_DIRS) + len(LANGUAGE_TAGGERS))
+@lru_cache(maxsize=len(MODEL_DIRS) * (1 + len(LANGUAGE_TAGGERS)))  # (mode, language) pairs
 def _tagger(mode: str, language: str) -> tuple[Any, GreedyNer]:
     """The pipeline that tags ``language`` in ``mode`` and the numpy decoder of its NER component
     (``pipeline.ner_greedy``: spaCy's decisions, several times faster than its own loop)."""

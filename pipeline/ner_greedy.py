@@ -46,10 +46,11 @@ class GreedyNer:
     out_bias: np.ndarray  # (classes,)
     labels: tuple[str, ...]
     begin: np.ndarray  # class index of B-<label>, per label
-    inside: np.ndarray
-    last: np.ndarray
+    inside: tuple[int, ...]
+    last: tuple[int, ...]
     unit: np.ndarray
     out: int
+    opening: dict[int, tuple[str, int]]  # class index of each B and U move -> ("B" or "U", label)
 
 
 def decoder_for(ner: Any) -> GreedyNer:
@@ -80,10 +81,11 @@ def decoder_for(ner: Any) -> GreedyNer:
         out_bias=np.asarray(upper.get_param("b"), dtype=np.float32),
         labels=labels,
         begin=moves["B"],
-        inside=moves["I"],
-        last=moves["L"],
+        inside=tuple(moves["I"].tolist()),
+        last=tuple(moves["L"].tolist()),
         unit=moves["U"],
         out=out,
+        opening={int(c): (m, k) for m in "BU" for k, c in enumerate(moves[m])},
     )
 
 
@@ -146,16 +148,14 @@ def _decode_doc(
     can_continue = np.zeros(n, dtype=bool)
     can_continue[:-1] = starts[1:] != 1
     cont = can_continue.tolist()
-    kind = {c: ("B", k) for k, c in enumerate(dec.begin.tolist())}
-    kind.update({c: ("U", k) for k, c in enumerate(dec.unit.tolist())})
-    inside, last = dec.inside.tolist(), dec.last.tolist()
+    inside, last = dec.inside, dec.last
     ents: list[tuple[int, int, int]] = []
     i = 0  # the next token to decide; tokens between candidates are O
     opens = np.flatnonzero(choice != dec.out)
     for j, move in zip(opens.tolist(), choice[opens].tolist(), strict=True):
         if j < i:  # inside the entity just decoded
             continue
-        what, label = kind[move]
+        what, label = dec.opening[move]
         if what == "U":
             ents.append((j, j + 1, label))
             i = j + 1
