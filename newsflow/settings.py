@@ -66,13 +66,6 @@ class Settings(BaseSettings):
         description="run clean/entities/classify off the event loop in a thread per stage, so a long step "
         "never stalls heartbeats and commits (off: in the loop, no time budget)",
     )
-    switch_interval_seconds: float = Field(
-        0.001,
-        gt=0,
-        le=0.1,
-        description="how long a stage thread may hold the GIL while the event loop waits for it "
-        "(sys.setswitchinterval; Python's default 0.005 leaves Kafka I/O waiting behind the taggers)",
-    )
     entity_batch: int = Field(
         16,
         ge=1,

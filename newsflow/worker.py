@@ -30,9 +30,6 @@ def run_worker(s: Settings | None = None) -> int:
     from pipeline.model_registry import loaded
 
     warm_up(s.entity_mode)  # a missing model stops the worker here, before it joins the group
-    # The stage threads compute while the event loop does the Kafka I/O: every time the loop gives
-    # up the GIL for a system call it waits up to the switch interval to get it back.
-    sys.setswitchinterval(s.switch_interval_seconds)
     app = build_app(s)
     if s.json_logs:
         from newsflow.logs import use_json_logs
