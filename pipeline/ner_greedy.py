@@ -194,7 +194,7 @@ def decode(dec: GreedyNer, docs: Sequence[Any]) -> list[list[CharSpan]]:
     offset = 1
     for doc in docs:
         n = len(doc)
-        arr = doc.to_array(["IS_SPACE", "SENT_START"]).reshape(n, 2) if n else np.zeros((0, 2), dtype=np.int64)
+        arr = doc.to_array(["IS_SPACE", "SENT_START"])  # (n, 2), also for an empty doc
         spans = _decode_doc(dec, table[offset : offset + n], pad, arr[:, 0].astype(bool), arr[:, 1].astype(np.int64))
         offset += n
         out.append([(doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), dec.labels[lab]) for s, e, lab in spans])
