@@ -143,10 +143,10 @@ def batch_or_each(
     """``batch_step(items)``, one result per item; if it fails, ``step`` on each item alone, so an
     error lands on the item that caused it (its exception in its place) and the others go on."""
     try:
-        results = list(batch_step(items))
+        results: list[R | Exception] = list(batch_step(items))
         if len(results) != len(items):
             raise ValueError(f"batch step gave {len(results)} results for {len(items)} items")
-        return list(results)
+        return results
     except Exception:  # noqa: BLE001 - one at a time below says which item it was
         out: list[R | Exception] = []
         for item in items:
