@@ -16,6 +16,9 @@ Why the training set looks the way it does:
 * The event head learns ``none`` from every clean negative there is (BBC, topic sources except
   crime, CASE's non-ACLED codes, GLOCON's clean negatives) and the event types from ACLED notes,
   CASE snippets and the reviewed GLOCON / RAMS events; weak negatives are left out.
+* The encoder heads (``pipeline.sentence_encoder``) learn from every item and crop, long ones
+  truncated to their title and lead as the encoder reads them; the pipeline consults them on short
+  items only.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from evals.classify_data import Doc, load_all
 from pipeline.classify import MODEL_PATH, NO_EVENT, ClassifyModel
 from pipeline.classify_features import category_text, event_text, gram_id, ngrams, tokens
 from pipeline.id_lookup import find_sorted
+from pipeline.sentence_encoder import Encoder, SentenceEncoder, encoder_text
 from pipeline.word_vectors import WordVectors
 
 MIN_DF = 2
@@ -48,6 +52,9 @@ C_CAT, C_EV, C_SUB = 10.0, 10.0, 10.0
 C_VEC = 10.0
 BETA_CAT, BETA_EV = 0.6, 0.3
 VEC_ITER = 300
+# Encoder heads: C and weights chosen on 3-fold CV and topic / event leave-one-source-out (README).
+C_ENC = 1.0
+GAMMA_CAT, GAMMA_EV = 1.0, 0.6
 SOURCE_POWER = 0.5  # a source of n items weighs n ** SOURCE_POWER in total
 CROP_MIN_WORDS = 60
 # Crime stories in the topic sources may report ACLED-codable violence; they are not negatives.
@@ -158,33 +165,69 @@ def _export_vector_head(
 ) -> None:
     """Fit a logistic head on the word-vector means of ``items``; its classes must match the TF-IDF head's."""
     x = np.stack([vectors.embed(ids, counts.astype(np.float32), vec.ids, vec.idf) for ids, counts in items])
-    clf = LogisticRegression(C=C_VEC, max_iter=VEC_ITER).fit(x, y, sample_weight=weight)
+    _export_side_head(prefix, "V", "beta", beta, LogisticRegression(C=C_VEC, max_iter=VEC_ITER).fit(x, y, weight), out)
+
+
+def _export_side_head(
+    prefix: str, key: str, name: str, weight: float, clf: LogisticRegression, out: dict[str, np.ndarray]
+) -> None:
+    """Store a head beside the TF-IDF one (``pipeline.classify._side_heads`` reads it back); its
+    classes must match the TF-IDF head's."""
     if [str(c) for c in clf.classes_] != out[f"{prefix}_classes"].tolist():
-        raise ValueError(f"{prefix}: word-vector head classes differ from the TF-IDF head's")
+        raise ValueError(f"{prefix}_{key}: head classes differ from the TF-IDF head's")
     w, b = _weights(clf)
-    out[f"{prefix}_VW"] = w.astype(np.float16)
-    out[f"{prefix}_Vb"] = b.astype(np.float32)
-    out[f"{prefix}_beta"] = np.array(beta, dtype=np.float32)
+    out[f"{prefix}_{key}W"] = w.astype(np.float16)
+    out[f"{prefix}_{key}b"] = b.astype(np.float32)
+    out[f"{prefix}_{name}"] = np.array(weight, dtype=np.float32)
 
 
-def fit(docs: Sequence[Doc], vectors: WordVectors | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
+class CachedEncoder:
+    """An encoder that remembers every text it encoded: cross-validation refits the heads a dozen
+    times on the same items, and the encoder is the slow part."""
+
+    def __init__(self, inner: Encoder):
+        self.inner = inner
+        self.memo: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.memo]
+        if missing:
+            self.memo.update(zip(missing, self.inner.encode(missing), strict=True))
+        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+
+def _export_encoder_head(
+    prefix: str, x: np.ndarray, y: Sequence[str], weight: np.ndarray, gamma: float, out: dict[str, np.ndarray]
+) -> None:
+    """Fit a logistic head on the encoder's vectors ``x``."""
+    _export_side_head(
+        prefix, "E", "gamma", gamma, LogisticRegression(C=C_ENC, max_iter=VEC_ITER).fit(x, y, weight), out
+    )
+
+
+def fit(
+    docs: Sequence[Doc], vectors: WordVectors | None = None, verbose: bool = False, encoder: Encoder | None = None
+) -> dict[str, np.ndarray]:
     """Fit all heads on ``docs``; return the arrays ``pipeline.classify.ClassifyModel`` runs on.
-    Without ``vectors`` the model is TF-IDF only."""
+    Without ``vectors`` the model has no word-vector heads, without ``encoder`` no encoder heads."""
     sw = _source_weights(docs)
     cat_x: list[tuple[np.ndarray, np.ndarray]] = []
     cat_y: list[str] = []
     cat_w: list[float] = []
+    cat_t: list[str] = []
     for d in docs:
         if d.topic is None:
             continue
         cs = crops(d)
         for title, text in cs:
+            cat_t.append(encoder_text(title, text))
             cat_x.append(hashed("cat", title, text))
             cat_y.append(d.topic)
             cat_w.append(sw[d.source] / len(cs))
     ev_x: list[tuple[np.ndarray, np.ndarray]] = []
     ev_y: list[str] = []
     ev_w: list[float] = []
+    ev_t: list[str] = []
     sub_i: list[int] = []
     sub_y: list[str] = []
     pairs: set[str] = set()
@@ -195,6 +238,7 @@ def fit(docs: Sequence[Doc], vectors: WordVectors | None = None, verbose: bool =
             sub_i.append(len(ev_x))
             sub_y.append(d.sub)
             pairs.add(f"{d.event}\t{d.sub}")
+        ev_t.append(encoder_text(d.title, d.text))
         ev_x.append(hashed("ev", d.title, d.text))
         ev_y.append(d.event)
         ev_w.append(sw[d.source])
@@ -211,6 +255,12 @@ def fit(docs: Sequence[Doc], vectors: WordVectors | None = None, verbose: bool =
     if vectors is not None:
         _export_vector_head("cat", cat_x, cat_y, w_cat, vec, vectors, BETA_CAT, out)
         _export_vector_head("ev", ev_x, ev_y, w_ev, vec, vectors, BETA_EV, out)
+    if encoder is not None:
+        texts = list(dict.fromkeys(cat_t + ev_t))  # an article is both a topic and an event item
+        row = {t: i for i, t in enumerate(texts)}
+        encoded = encoder.encode(texts)
+        _export_encoder_head("cat", encoded[[row[t] for t in cat_t]], cat_y, w_cat, GAMMA_CAT, out)
+        _export_encoder_head("ev", encoded[[row[t] for t in ev_t]], ev_y, w_ev, GAMMA_EV, out)
     _export_head(
         "sub", _logreg(C_SUB).fit(x_ev[sub_i], sub_y, sample_weight=_balanced(sub_y, np.ones(len(sub_y)))), out
     )
@@ -229,21 +279,29 @@ def word_vectors() -> WordVectors:
     return WordVectors.load()
 
 
+@lru_cache(maxsize=1)
+def cached_encoder() -> CachedEncoder:
+    return CachedEncoder(SentenceEncoder())
+
+
 def train_model(docs: Sequence[Doc]) -> ClassifyModel:
-    """A model fitted on ``docs`` with the packaged word vectors, ready to classify (for evaluations)."""
-    return ClassifyModel(fit(docs, word_vectors()), word_vectors())
+    """A model fitted on ``docs`` with the packaged word vectors and encoder, ready to classify
+    (for evaluations; the encoder remembers its texts across refits)."""
+    enc = cached_encoder()
+    return ClassifyModel(fit(docs, word_vectors(), encoder=enc), word_vectors(), encoder=enc)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--threads", type=int, default=2, help="encoder threads (training only)")
     args = ap.parse_args(argv)
     docs = load_all(args.data)
     if not docs:
         print(f"no data under {args.data}", file=sys.stderr)
         return 1
-    arrays = fit(docs, word_vectors(), verbose=True)
+    arrays = fit(docs, word_vectors(), verbose=True, encoder=SentenceEncoder(threads=args.threads))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
     print(f"{len(docs)} items, {len(arrays['ids'])} features -> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")

@@ -28,6 +28,11 @@ Model
       encoder). The probability is the weighted geometric mean of the two heads' (weights 1 and
       ``beta``). TF-IDF is sharp on a source's own vocabulary; the word vectors carry meaning to
       sources whose words the training data never used, which is what leave-one-source-out tests.
+    * encoder heads: on items of at most ``sentence_encoder.MAX_WORDS`` words, the category and
+      event heads each have a third logistic head over the sentence encoder's vector of the title
+      and lead (``pipeline.sentence_encoder``, all-MiniLM-L6-v2); its log-probabilities join the
+      geometric mean with weight ``gamma``. One encoding serves both heads. A short item is where
+      the bag of words is thinnest and word order matters most; a full article keeps the other two.
 
 Threshold policy
     * Category: ``label`` is the arg-max and ``score`` its probability. A score below
@@ -63,6 +68,7 @@ from pipeline.classify_lexicon import lexicon_weights
 from pipeline.event_sentence import event_sentence
 from pipeline.id_lookup import find_sorted
 from pipeline.model_registry import register
+from pipeline.sentence_encoder import ENCODER_DIR, Encoder, SentenceEncoder, encoder_text, is_short
 from pipeline.word_vectors import VECTORS_PATH, WordVectors
 from schemas import Category, Event, Score
 
@@ -121,10 +127,34 @@ def _log_softmax(d: np.ndarray) -> np.ndarray:
     return m - np.log(np.exp(m).sum())
 
 
+def _side_heads(
+    arrays: dict[str, np.ndarray], key: str, weight: str, needs: str, available: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """The optional heads stored as ``{head}_{key}W`` / ``_{key}b`` / ``_{weight}``; loading one whose
+    input (``needs``) was not given is an error, never a quiet TF-IDF-only model."""
+    heads = {}
+    for head in ("cat", "ev"):
+        if f"{head}_{key}W" in arrays:
+            if not available:
+                raise ValueError(f"the {head} head needs {needs} and none was given")
+            heads[head] = (
+                arrays[f"{head}_{key}W"].astype(np.float32),
+                arrays[f"{head}_{key}b"].astype(np.float32),
+                float(arrays[f"{head}_{weight}"]),
+            )
+    return heads
+
+
 class ClassifyModel:
     """The arrays of a trained model plus the pure inference over them."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], vectors: WordVectors | None = None, use_lexicon: bool = True):
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        vectors: WordVectors | None = None,
+        use_lexicon: bool = True,
+        encoder: Encoder | None = None,
+    ):
         self.use_lexicon = use_lexicon
         self.ids = arrays["ids"].astype(np.int64)
         self.vocab = {int(t): i for i, t in enumerate(self.ids.tolist())}
@@ -137,19 +167,13 @@ class ClassifyModel:
                 arrays[f"{head}_W"].astype(np.float32),
                 arrays[f"{head}_b"].astype(np.float32),
             )
-        # Word-vector heads (see ``pipeline.word_vectors``): their log-probabilities are added,
-        # times ``beta``, to the TF-IDF head's. A model trained without them runs on TF-IDF alone.
+        # Word-vector heads (see ``pipeline.word_vectors``) and encoder heads (see
+        # ``pipeline.sentence_encoder``, short items only): their log-probabilities join the TF-IDF
+        # head's times ``beta`` / ``gamma``. A model trained without them runs without them.
         self.vectors = vectors
-        self.vector_heads: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-        for head in ("cat", "ev"):
-            if f"{head}_VW" in arrays:
-                if vectors is None:
-                    raise ValueError(f"the {head} head needs word vectors and none were given")
-                self.vector_heads[head] = (
-                    arrays[f"{head}_VW"].astype(np.float32),
-                    arrays[f"{head}_Vb"].astype(np.float32),
-                    float(arrays[f"{head}_beta"]),
-                )
+        self.vector_heads = _side_heads(arrays, "V", "beta", "word vectors", vectors is not None)
+        self.encoder = encoder
+        self.encoder_heads = _side_heads(arrays, "E", "gamma", "the sentence encoder", encoder is not None)
         pairs = [str(p).split("\t") for p in arrays["sub_pairs"]]
         sub_classes = self.heads["sub"][0]
         self.sub_of: dict[str, np.ndarray] = {}
@@ -164,7 +188,11 @@ class ClassifyModel:
     def load(cls, path: Path = MODEL_PATH, vectors_path: Path = VECTORS_PATH) -> ClassifyModel:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        return cls(arrays, WordVectors.load(vectors_path) if "cat_VW" in arrays else None)
+        return cls(
+            arrays,
+            WordVectors.load(vectors_path) if "cat_VW" in arrays else None,
+            encoder=SentenceEncoder() if "cat_EW" in arrays else None,
+        )
 
     def _features(self, counts: Counter[str]) -> Features:
         n = len(counts)
@@ -183,15 +211,30 @@ class ClassifyModel:
         _, w, b = self.heads[head]
         return f.vals @ w[f.ix] + b
 
-    def _proba(self, head: str, f: Features) -> np.ndarray:
-        """The TF-IDF head's softmax, or with a word-vector head their weighted geometric mean
-        (weights 1 and ``beta``, renormalised): a mean, not a product, so the mixture is no more
-        confident than its parts and the thresholds keep their meaning."""
+    def encode(self, title: str | None, text: str) -> np.ndarray | None:
+        """The encoder's vector of a short item, or ``None`` (no encoder heads, or a long item)."""
+        if self.encoder is None or not self.encoder_heads or not is_short(text):
+            return None
+        return self.encoder.encode([encoder_text(title, text)])[0]
+
+    def _proba(self, head: str, f: Features, enc: np.ndarray | None = None) -> np.ndarray:
+        """The TF-IDF head's softmax, or with a word-vector head (weight ``beta``) and an encoder
+        head (weight ``gamma``, given ``enc``) their weighted geometric mean, renormalised: a mean,
+        not a product, so the mixture is no more confident than its parts and the thresholds keep
+        their meaning."""
         logit = _log_softmax(self._decision(head, f).astype(np.float64))
+        total = 1.0
         vh = self.vector_heads.get(head)
         if vh is not None and f.vec is not None:
             vw, vb, beta = vh
-            logit = (logit + beta * _log_softmax((f.vec @ vw + vb).astype(np.float64))) / (1.0 + beta)
+            logit = logit + beta * _log_softmax((f.vec @ vw + vb).astype(np.float64))
+            total += beta
+        eh = self.encoder_heads.get(head)
+        if eh is not None and enc is not None:
+            ew, eb, gamma = eh
+            logit = logit + gamma * _log_softmax((enc @ ew + eb).astype(np.float64))
+            total += gamma
+        logit = logit / total
         e = np.exp(logit - logit.max())
         return e / e.sum()
 
@@ -213,11 +256,12 @@ class ClassifyModel:
             f"language {language!r} not covered (heads trained on {', '.join(LANGUAGES)}; {share:.0%} of words known)"
         )
 
-    def category(self, title: str | None, text: str) -> Category:
+    def category(self, title: str | None, text: str, enc: np.ndarray | None = None) -> Category:
+        """The subject; ``enc`` is the item's encoder vector (``encode``), if it has one."""
         toks = tokens(category_text(title, text))
         counts = Counter(ngrams(toks))
         classes = self.heads["cat"][0]
-        probs = dict(zip(classes, self._proba("cat", self._features(counts)).tolist(), strict=True))
+        probs = dict(zip(classes, self._proba("cat", self._features(counts), enc).tolist(), strict=True))
         lex = lexicon_weights(counts, len(toks), self._idf_of) if self.use_lexicon else {}
         if lex:
             z = 1.0 + sum(lex.values())
@@ -233,15 +277,15 @@ class ClassifyModel:
             label=top[0][0], score=round(top[0][1], 4), top=[Score(label=k, score=round(v, 4)) for k, v in top]
         )
 
-    def event(self, title: str | None, text: str) -> Event | None:
-        """The lead's event; when the lead reports none, the event sentence's
-        (``pipeline.event_sentence``) if that lies beyond the lead and clears the stricter
-        ``SENTENCE_EVENT_THRESHOLD``: a long article often reports its killing or protest after a
-        lead about something else."""
+    def event(self, title: str | None, text: str, enc: np.ndarray | None = None) -> Event | None:
+        """The lead's event (``enc`` as for ``category``); when the lead reports none, the event
+        sentence's (``pipeline.event_sentence``) if that lies beyond the lead and clears the
+        stricter ``SENTENCE_EVENT_THRESHOLD``: a long article often reports its killing or protest
+        after a lead about something else."""
         classes = self.heads["ev"][0]
         none = classes.index(NO_EVENT)
         f = self._features(Counter(analyze_event(title, text)))
-        p = self._proba("ev", f)
+        p = self._proba("ev", f, enc)
         if 1.0 - p[none] < EVENT_THRESHOLD:
             span = event_sentence(text) if len(text) > EVENT_CHARS else None
             if span is None or span[0] < len(event_lead(text)):
@@ -262,7 +306,8 @@ class ClassifyModel:
         return Event(type=typ, sub_type=sub_type, score=round(float(p[best]), 4))
 
     def classify(self, title: str | None, text: str) -> tuple[Category, Event | None]:
-        return self.category(title, text), self.event(title, text)
+        enc = self.encode(title, text)
+        return self.category(title, text, enc), self.event(title, text, enc)
 
 
 def analyze_event(title: str | None, text: str) -> list[str]:
@@ -275,6 +320,8 @@ def _model() -> ClassifyModel:
     model = ClassifyModel.load()
     if model.vectors is not None:
         register("classify", "word_vectors", VECTORS_PATH)
+    if model.encoder is not None:
+        register("classify", "sentence_encoder", ENCODER_DIR)
     return model
 
 
