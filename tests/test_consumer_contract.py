@@ -79,6 +79,7 @@ def test_documented_consumer_receives_valid_enriched_seed(pipeline_env: dict[str
             ("entities", MODEL_DIRS[DEFAULT_MODE].name),
             ("classify", "classify_model"),
             ("classify", "word_vectors"),
+            ("classify", "sentence_encoder"),
         }
         assert article["dedup"]["status"] in {"unique", "duplicate", "near_duplicate"}
         # What the docs promise about the fields tail filters on.

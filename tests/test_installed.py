@@ -75,6 +75,7 @@ def test_wheel_runs_the_packaged_model(installed: Path, tmp_path: Path) -> None:
     assert where.startswith(str(installed)), f"pipeline imported from {where}, not from the installed wheel"
 
     taggers = {mode: path.name for mode, path in MODEL_DIRS.items()}
+    encoder_version = content_hash(ROOT / "pipeline" / "models" / "minilm")
     for mode, name in taggers.items():
         records = {r["id"]: r for r in _enrich(installed, tmp_path / mode, mode)}
         assert len(records) == 2 and "conll" in records, sorted(records)
@@ -84,6 +85,8 @@ def test_wheel_runs_the_packaged_model(installed: Path, tmp_path: Path) -> None:
             assert used.get(("entities", name)) == ner_version, (mode, used)
             assert not {("entities", other) for other in taggers.values() if other != name} & set(used), used
             assert ("classify", "classify_model") in used and ("classify", "word_vectors") in used
+            # The sentence encoder ships in the wheel too, byte for byte.
+            assert used.get(("classify", "sentence_encoder")) == encoder_version, used
 
         found = {(m["text"], m["label"]) for m in records["conll"]["entities"]}
         assert ("Werner Zwingmann", "PERSON") in found, (mode, found)
