@@ -28,11 +28,13 @@ Model
       encoder). The probability is the weighted geometric mean of the two heads' (weights 1 and
       ``beta``). TF-IDF is sharp on a source's own vocabulary; the word vectors carry meaning to
       sources whose words the training data never used, which is what leave-one-source-out tests.
-    * encoder heads: on items of at most ``sentence_encoder.MAX_WORDS`` words, the category and
-      event heads each have a third logistic head over the sentence encoder's vector of the title
-      and lead (``pipeline.sentence_encoder``, all-MiniLM-L6-v2); its log-probabilities join the
-      geometric mean with weight ``gamma``. One encoding serves both heads. A short item is where
-      the bag of words is thinnest and word order matters most; a full article keeps the other two.
+    * encoder heads: on short items the category and event heads each have a third logistic head
+      over the sentence encoder's vector of the title and lead (``pipeline.sentence_encoder``,
+      all-MiniLM-L6-v2); its log-probabilities join the geometric mean with weight ``gamma``. A
+      short item is where the bag of words is thinnest and word order matters most. The category
+      reads it up to ``TOPIC_ENCODER_WORDS`` body words, the event up to ``EVENT_ENCODER_WORDS``
+      (past those it cost accuracy or added false events in cross-validation, README); one
+      encoding serves both. A longer article is classified by the other two heads.
 
 Threshold policy
     * Category: ``label`` is the arg-max and ``score`` its probability. A score below
@@ -68,7 +70,7 @@ from pipeline.classify_lexicon import lexicon_weights
 from pipeline.event_sentence import event_sentence
 from pipeline.id_lookup import find_sorted
 from pipeline.model_registry import register
-from pipeline.sentence_encoder import ENCODER_DIR, Encoder, SentenceEncoder, encoder_text, is_short
+from pipeline.sentence_encoder import ENCODER_DIR, Encoder, SentenceEncoder, encoder_text, words_upto
 from pipeline.word_vectors import VECTORS_PATH, WordVectors
 from schemas import Category, Event, Score
 
@@ -111,6 +113,9 @@ SENTENCE_EVENT_THRESHOLD = 0.97
 # misreads ("Apple unveils iPad" as Danish) from being dropped.
 LANGUAGES = ("en",)
 MIN_VOCAB_SHARE = 0.6
+# Body words up to which each head reads the sentence encoder (a title-only item has 0).
+TOPIC_ENCODER_WORDS = 40
+EVENT_ENCODER_WORDS = 100
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "classify_model.npz"
 
 
@@ -211,11 +216,18 @@ class ClassifyModel:
         _, w, b = self.heads[head]
         return f.vals @ w[f.ix] + b
 
-    def encode(self, title: str | None, text: str) -> np.ndarray | None:
-        """The encoder's vector of a short item, or ``None`` (no encoder heads, or a long item)."""
-        if self.encoder is None or not self.encoder_heads or not is_short(text):
-            return None
-        return self.encoder.encode([encoder_text(title, text)])[0]
+    def encoder_reads(self, text: str) -> tuple[bool, bool]:
+        """Whether the (category, event) heads read the encoder for an item with this body."""
+        if self.encoder is None or not self.encoder_heads:
+            return False, False
+        n = words_upto(text, max(TOPIC_ENCODER_WORDS, EVENT_ENCODER_WORDS))
+        return n <= TOPIC_ENCODER_WORDS, n <= EVENT_ENCODER_WORDS
+
+    def encode(self, title: str | None, text: str) -> np.ndarray:
+        """The encoder's vector of an item (title and lead)."""
+        if self.encoder is None:
+            raise ValueError("this model has no sentence encoder")
+        return np.asarray(self.encoder.encode([encoder_text(title, text)])[0])
 
     def _proba(self, head: str, f: Features, enc: np.ndarray | None = None) -> np.ndarray:
         """The TF-IDF head's softmax, or with a word-vector head (weight ``beta``) and an encoder
@@ -306,8 +318,11 @@ class ClassifyModel:
         return Event(type=typ, sub_type=sub_type, score=round(float(p[best]), 4))
 
     def classify(self, title: str | None, text: str) -> tuple[Category, Event | None]:
-        enc = self.encode(title, text)
-        return self.category(title, text, enc), self.event(title, text, enc)
+        for_topic, for_event = self.encoder_reads(text)
+        enc = self.encode(title, text) if for_topic or for_event else None
+        return self.category(title, text, enc if for_topic else None), self.event(
+            title, text, enc if for_event else None
+        )
 
 
 def analyze_event(title: str | None, text: str) -> list[str]:

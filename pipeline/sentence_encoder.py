@@ -2,8 +2,8 @@
 
 A headline or a one-paragraph wire item gives TF-IDF a handful of words and the distilled word
 vectors (``pipeline.word_vectors``) no word order; the encoder reads the words in context. It is a
-transformer, ~6 ms per 64-token item on one core, so the classify stage runs it only on items of at
-most ``MAX_WORDS`` words, where it pays (README "Classify"); a full article is classified from its
+transformer, ~6 ms per 64-token item on one core, so the classify stage runs it only on short items,
+where it pays (``pipeline.classify``, README "Classify"); a full article is classified from its
 4,000 characters by the other heads. The model and tokenizer ship in the wheel
 (``pipeline/models/minilm/``, built by ``evals/build_encoder.py``); nothing is downloaded.
 """
@@ -20,7 +20,6 @@ from pipeline.model_registry import require
 
 ENCODER_DIR = Path(__file__).resolve().parent / "models" / "minilm"
 MAX_TOKENS = 64  # title + lead; 32 scored the same on topic, events were tuned at 64
-MAX_WORDS = 200  # items longer than this are classified without the encoder
 TEXT_CHARS = 600  # enough characters for MAX_TOKENS word pieces, so tokenising stays cheap
 
 
@@ -30,9 +29,9 @@ def encoder_text(title: str | None, text: str) -> str:
     return f"{title}. {body}" if title and body else title or body
 
 
-def is_short(text: str) -> bool:
-    """Whether an item's body is short enough for the encoder (see ``MAX_WORDS``)."""
-    return len(text.split(None, MAX_WORDS)) <= MAX_WORDS
+def words_upto(text: str, limit: int) -> int:
+    """The number of words in ``text``, counted no further than ``limit + 1``."""
+    return len(text.split(None, limit))
 
 
 class Encoder(Protocol):

@@ -230,8 +230,11 @@ def test_a_model_with_encoder_heads_needs_the_encoder():
 
 
 def test_the_encoder_reads_short_items_only():
-    """A headline, a wire item and a 200-word piece get the encoder's vector; a longer article is
-    classified without it (README "Classify": where it pays, at a cost one core can carry)."""
+    """A headline or a wire item gets the encoder for both heads, a 100-word piece for its event
+    only, a longer article not at all (README "Classify": where it pays, at a cost one core can
+    carry); the one encoding is computed once."""
+    from pipeline.classify import EVENT_ENCODER_WORDS, TOPIC_ENCODER_WORDS
+
     model = _model()
     calls: list[list[str]] = []
 
@@ -240,11 +243,15 @@ def test_the_encoder_reads_short_items_only():
             calls.append(list(texts))
             return model.encoder.encode(texts)
 
-    spied = ClassifyModel({k: v for k, v in _arrays().items()}, model.vectors, encoder=Spy())
-    assert spied.encode("Rates rise again", "") is not None
-    assert spied.encode("Rates rise again", "word " * 200) is not None
-    assert spied.encode("Rates rise again", "word " * 201) is None
-    assert calls == [["Rates rise again"], ["Rates rise again. " + ("word " * 200)[:600]]]
+    spied = ClassifyModel(_arrays(), model.vectors, encoder=Spy())
+    assert spied.encoder_reads("") == (True, True)
+    assert spied.encoder_reads("word " * TOPIC_ENCODER_WORDS) == (True, True)
+    assert spied.encoder_reads("word " * (TOPIC_ENCODER_WORDS + 1)) == (False, True)
+    assert spied.encoder_reads("word " * EVENT_ENCODER_WORDS) == (False, True)
+    assert spied.encoder_reads("word " * (EVENT_ENCODER_WORDS + 1)) == (False, False)
+    spied.classify("Rates rise again", "")
+    spied.classify("Rates rise again", "word " * (EVENT_ENCODER_WORDS + 1))
+    assert calls == [["Rates rise again"]]
 
 
 def test_the_encoder_head_moves_short_items_the_bag_of_words_misses():

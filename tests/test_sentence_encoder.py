@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from pipeline.sentence_encoder import MAX_TOKENS, SentenceEncoder, encoder_text, is_short
+from pipeline.sentence_encoder import MAX_TOKENS, SentenceEncoder, encoder_text, words_upto
 
 
 @lru_cache(maxsize=1)
@@ -52,4 +52,4 @@ def test_what_the_encoder_reads_and_when():
     assert encoder_text("Title", "") == "Title"
     assert encoder_text(None, "Body") == "Body"
     assert encoder_text("Title", "Body " * 500).startswith("Title. Body") and len(encoder_text("T", "x" * 5000)) < 700
-    assert is_short("") and is_short("w " * 200) and not is_short("w " * 201)
+    assert words_upto("", 40) == 0 and words_upto("w " * 40, 40) == 40 and words_upto("w " * 500, 40) == 41
