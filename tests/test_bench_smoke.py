@@ -52,3 +52,5 @@ def test_bench_quick_writes_every_section(tmp_path: Path) -> None:
     assert len(mem["rss_samples_mb"]) >= 2
     assert set(report["ratios"]) and all(v > 0 for v in report["ratios"].values())
     assert "compute ceiling articles/s" in proc.stdout
+    assert set(report["classify_short"]) == {"title only", "title + 30 words"}
+    assert all(v > 0 for v in report["classify_short"].values())
