@@ -99,7 +99,12 @@ class Isolation:
             await self._cond.wait_for(lambda: not self._alone)
             if suspect:
                 self._alone = True
-                await self._cond.wait_for(lambda: self._active == 0)
+                try:
+                    await self._cond.wait_for(lambda: self._active == 0)
+                except BaseException:  # cancelled while waiting: the others must not wait for it
+                    self._alone = False
+                    self._cond.notify_all()
+                    raise
             self._active += 1
         try:
             yield

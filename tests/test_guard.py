@@ -138,6 +138,45 @@ def test_a_suspect_runs_alone():
     assert asyncio.run(main()) == ["a start", "a end", "suspect start", "suspect end", "b start", "b end"]
 
 
+def test_a_suspect_cancelled_while_it_waits_does_not_block_the_others():
+    """A suspect waiting for the running steps to finish may be cancelled (a rebalance or stop);
+    the steps after it must then run, not wait for a suspect that will never come."""
+    from agents.guard import Isolation
+
+    async def main() -> bool:
+        iso = Isolation()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with iso.step(suspect=False):
+                await release.wait()
+
+        async def suspect() -> None:
+            async with iso.step(suspect=True):
+                pass
+
+        first = asyncio.create_task(hold())
+        await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(suspect())
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        release.set()
+        await first
+
+        async def later() -> None:
+            async with iso.step(suspect=False):
+                pass
+
+        try:
+            await asyncio.wait_for(later(), timeout=2.0)
+        except TimeoutError:
+            return False
+        return True
+
+    assert asyncio.run(main()), "a step after the cancelled suspect waited forever"
+
+
 def test_a_death_during_a_batch_counts_against_each_of_its_messages(tmp_path: Path) -> None:
     """Each message of the batch becomes a suspect (and is then stepped alone); one that finishes
     on its own is forgotten, the others keep their count."""
