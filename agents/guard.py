@@ -86,12 +86,26 @@ def _swallow(fut: asyncio.Future[Any]) -> None:
 
 
 class Isolation:
-    """Guarded steps of all stages run side by side, except a suspect's, which runs alone."""
+    """Guarded steps of all stages run side by side, except a suspect's, which runs alone.
+
+    Cancellation (a rebalance, a stop) may land at any await, so the claims are released without
+    awaiting: the counters change synchronously and the waiters are woken by a task of their own.
+    A claim left behind by a cancelled step would stop every stage of the worker for good."""
 
     def __init__(self) -> None:
         self._cond = asyncio.Condition()
         self._active = 0
         self._alone = False
+        self._wakers: set[asyncio.Task[None]] = set()
+
+    def _wake(self) -> None:
+        async def notify() -> None:
+            async with self._cond:
+                self._cond.notify_all()
+
+        task = asyncio.get_running_loop().create_task(notify())
+        self._wakers.add(task)
+        task.add_done_callback(self._wakers.discard)
 
     @contextlib.asynccontextmanager
     async def step(self, suspect: bool) -> AsyncIterator[None]:
@@ -103,17 +117,16 @@ class Isolation:
                     await self._cond.wait_for(lambda: self._active == 0)
                 except BaseException:  # cancelled while waiting: the others must not wait for it
                     self._alone = False
-                    self._cond.notify_all()
+                    self._wake()
                     raise
             self._active += 1
         try:
             yield
         finally:
-            async with self._cond:
-                self._active -= 1
-                if suspect:
-                    self._alone = False
-                self._cond.notify_all()
+            self._active -= 1
+            if suspect:
+                self._alone = False
+            self._wake()
 
 
 class CrashGuard:

@@ -177,6 +177,42 @@ def test_a_suspect_cancelled_while_it_waits_does_not_block_the_others():
     assert asyncio.run(main()), "a step after the cancelled suspect waited forever"
 
 
+def test_a_step_cancelled_on_its_way_out_does_not_block_a_suspect():
+    """A step that finishes while another task holds the isolation's lock, and is cancelled then,
+    must still give up its place: a suspect waiting for the running steps would wait forever."""
+    from agents.guard import Isolation
+
+    async def main() -> bool:
+        iso = Isolation()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with iso.step(suspect=False):
+                await release.wait()
+
+        async def suspect() -> None:
+            async with iso.step(suspect=True):
+                pass
+
+        first = asyncio.create_task(hold())
+        await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(suspect())
+        await asyncio.sleep(0.01)
+        await iso._cond.acquire()  # someone else holds the lock as ``first`` leaves its step
+        release.set()
+        await asyncio.sleep(0.01)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        iso._cond.release()
+        try:
+            await asyncio.wait_for(waiting, timeout=2.0)
+        except TimeoutError:
+            return False
+        return True
+
+    assert asyncio.run(main()), "the suspect waited for a step that had been cancelled"
+
+
 def test_a_death_during_a_batch_counts_against_each_of_its_messages(tmp_path: Path) -> None:
     """Each message of the batch becomes a suspect (and is then stepped alone); one that finishes
     on its own is forgotten, the others keep their count."""
