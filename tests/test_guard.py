@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,6 +139,33 @@ def test_a_suspect_runs_alone():
     assert asyncio.run(main()) == ["a start", "a end", "suspect start", "suspect end", "b start", "b end"]
 
 
+async def _running_step_and_waiting_suspect(iso: Any) -> tuple[asyncio.Task[None], asyncio.Event, asyncio.Task[None]]:
+    """A normal step that runs until its event is set, and a suspect already waiting for it."""
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with iso.step(suspect=False):
+            await release.wait()
+
+    async def suspect() -> None:
+        async with iso.step(suspect=True):
+            pass
+
+    first = asyncio.create_task(hold())
+    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(suspect())
+    await asyncio.sleep(0.01)
+    return first, release, waiting
+
+
+async def _finishes(aw: Any) -> bool:
+    try:
+        await asyncio.wait_for(aw, timeout=2.0)
+    except TimeoutError:
+        return False
+    return True
+
+
 def test_a_suspect_cancelled_while_it_waits_does_not_block_the_others():
     """A suspect waiting for the running steps to finish may be cancelled (a rebalance or stop);
     the steps after it must then run, not wait for a suspect that will never come."""
@@ -145,20 +173,7 @@ def test_a_suspect_cancelled_while_it_waits_does_not_block_the_others():
 
     async def main() -> bool:
         iso = Isolation()
-        release = asyncio.Event()
-
-        async def hold() -> None:
-            async with iso.step(suspect=False):
-                await release.wait()
-
-        async def suspect() -> None:
-            async with iso.step(suspect=True):
-                pass
-
-        first = asyncio.create_task(hold())
-        await asyncio.sleep(0.01)
-        waiting = asyncio.create_task(suspect())
-        await asyncio.sleep(0.01)
+        first, release, waiting = await _running_step_and_waiting_suspect(iso)
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
         release.set()
@@ -168,11 +183,7 @@ def test_a_suspect_cancelled_while_it_waits_does_not_block_the_others():
             async with iso.step(suspect=False):
                 pass
 
-        try:
-            await asyncio.wait_for(later(), timeout=2.0)
-        except TimeoutError:
-            return False
-        return True
+        return await _finishes(later())
 
     assert asyncio.run(main()), "a step after the cancelled suspect waited forever"
 
@@ -184,31 +195,14 @@ def test_a_step_cancelled_on_its_way_out_does_not_block_a_suspect():
 
     async def main() -> bool:
         iso = Isolation()
-        release = asyncio.Event()
-
-        async def hold() -> None:
-            async with iso.step(suspect=False):
-                await release.wait()
-
-        async def suspect() -> None:
-            async with iso.step(suspect=True):
-                pass
-
-        first = asyncio.create_task(hold())
-        await asyncio.sleep(0.01)
-        waiting = asyncio.create_task(suspect())
-        await asyncio.sleep(0.01)
+        first, release, waiting = await _running_step_and_waiting_suspect(iso)
         await iso._cond.acquire()  # someone else holds the lock as ``first`` leaves its step
         release.set()
         await asyncio.sleep(0.01)
         first.cancel()
         await asyncio.gather(first, return_exceptions=True)
         iso._cond.release()
-        try:
-            await asyncio.wait_for(waiting, timeout=2.0)
-        except TimeoutError:
-            return False
-        return True
+        return await _finishes(waiting)
 
     assert asyncio.run(main()), "the suspect waited for a step that had been cancelled"
 
