@@ -48,7 +48,6 @@ class SentenceEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.folder = folder
         self.tokenizer = Tokenizer.from_file(str(require(folder / "tokenizer.json", "sentence encoder tokenizer")))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()

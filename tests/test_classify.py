@@ -208,8 +208,7 @@ def test_word_vectors_put_related_words_together():
 
 
 def test_a_model_with_word_vector_heads_needs_the_vectors():
-    with np.load(MODEL_PATH, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = _arrays()
     assert "cat_VW" in arrays and "ev_VW" in arrays
     with pytest.raises(ValueError, match="word vectors"):
         ClassifyModel(arrays)
@@ -222,8 +221,7 @@ def test_a_model_with_word_vector_heads_needs_the_vectors():
 
 def test_a_model_with_encoder_heads_needs_the_encoder():
     model = _model()
-    with np.load(MODEL_PATH, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = _arrays()
     assert "cat_EW" in arrays and "ev_EW" in arrays
     with pytest.raises(ValueError, match="sentence encoder"):
         ClassifyModel(arrays, model.vectors)
